@@ -1,0 +1,1 @@
+"""Pure passes over a Capture (no torch): labels, findings."""

@@ -1,0 +1,121 @@
+"""The Python API: trace a script, or a block of code in a notebook.
+
+    with gradscope.trace() as session:
+        loss = model(x).sum(); loss.backward()
+    print(session.capture.tree())
+
+Both paths use the same stages as the CLI: instrument -> run -> finish -> build a Capture.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from gradscope.capture import Capture
+
+
+@dataclass
+class TraceResult:
+    capture: Capture
+    exit_code: int
+    interrupted: bool = False
+
+
+def trace_target(target, args: list[str], *, step: int | None = None, roots=()) -> TraceResult:
+    """Run a resolved script/module target under instrumentation and build its capture."""
+    from gradscope.record.build import build_capture
+    from gradscope.record.names import compile_user_source
+    from gradscope.record.session import Instrumentation
+    from gradscope import runner
+
+    user_roots = [target.path0] if target.module_name else [os.path.dirname(target.path)]
+    instrumentation = Instrumentation(user_roots, step=step, root_names=roots)
+
+    def wrap(execute):
+        with instrumentation:
+            execute()
+
+    result = runner.run(target, args, compile_user_source, wrap)
+    recorder = instrumentation.recorder
+    with instrumentation.suspended():
+        recorder.finish(result.namespace)
+        exit_info = {"code": result.exit_code, "exception": result.exception}
+        capture = build_capture(recorder, script=target.display, argv=[target.argv0, *args], exit_info=exit_info)
+    _check_step(step, recorder.backward_count)
+    return TraceResult(capture, result.exit_code, result.interrupted)
+
+
+def _check_step(step, count) -> None:
+    if step is not None and step > count:
+        from gradscope.errors import UsageError
+
+        raise UsageError(f"--step {step}: the script called backward only {count} time(s)")
+
+
+class TraceSession:
+    """Context manager recording a block of the caller's code (the caller's file counts as user code)."""
+
+    def __init__(self, *, step: int | None = None, roots=()):
+        self.step = step
+        self.roots = tuple(roots)
+        self.capture: Capture | None = None
+        self._instrumentation = None
+        self._namespace = None
+
+    def __enter__(self) -> TraceSession:
+        from gradscope.record.session import Instrumentation
+
+        caller = sys._getframe(1)
+        filename = caller.f_code.co_filename
+        self._namespace = caller.f_globals
+        root = os.path.dirname(os.path.abspath(filename)) if os.path.exists(filename) else os.getcwd()
+        self._instrumentation = Instrumentation([root, filename], step=self.step, root_names=self.roots)
+        self._instrumentation.user_files.extra_files = {filename}
+        self._instrumentation.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        from gradscope.record.build import build_capture
+
+        instrumentation = self._instrumentation
+        instrumentation.__exit__(exc_type, exc, tb)
+        recorder = instrumentation.recorder
+        with instrumentation.suspended():
+            recorder.finish(self._namespace)
+            exception = None
+            if exc is not None:
+                exception = {"type": exc_type.__name__, "message": str(exc), "line": None, "file": None}
+            self.capture = build_capture(recorder, script="<block>", argv=list(sys.argv),
+                                         exit_info={"code": 1 if exc else 0, "exception": exception})
+
+    # -- conveniences for notebooks ----------------------------------------------------------------
+    def tree(self) -> str:
+        from gradscope.render.tree import render_text
+
+        return render_text(self._require())
+
+    def save(self, path: str) -> None:
+        from gradscope.output import write_output
+
+        write_output(self._require(), path, "json")
+
+    def labels(self) -> dict[str, str]:
+        """Tensor name (or parameter name) -> kind."""
+        out = {}
+        for t in self._require().tensors:
+            key = t.param_name or t.name
+            if key:
+                out.setdefault(key, t.kind)
+        return out
+
+    def _require(self) -> Capture:
+        if self.capture is None:
+            raise RuntimeError("the traced block has not finished yet")
+        return self.capture
+
+    def _repr_svg_(self):
+        from gradscope.render.dot import render_svg
+
+        return render_svg(self._require()).decode("utf-8")

@@ -1,0 +1,122 @@
+"""The command line: parse, call the stages, map errors to exit codes. Nothing else lives here."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+try:  # typer >= 0.26 vendors click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_exceptions
+
+from gradscope.errors import GradscopeError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Inspect the autograd graph of a PyTorch script: leaves, parameters, cuts, and why a .grad is None.",
+)
+
+# Everything after SCRIPT belongs to the script, even options gradscope also has.
+_SCRIPT_CONTEXT = {"allow_interspersed_args": False, "allow_extra_args": True, "ignore_unknown_options": False}
+
+
+@app.command(context_settings=_SCRIPT_CONTEXT)
+def trace(
+    ctx: typer.Context,
+    script: Optional[str] = typer.Argument(None, help="The script to run, followed by its own arguments."),
+    module: Optional[str] = typer.Option(None, "-m", help="Run a module like `python -m` instead of a script."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write the capture (JSON) to this path."),
+    outputs: List[str] = typer.Option([], "-o", "--output", help="Write a rendering; format from the extension."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Format for -o: tree, json, dot, svg, png, pdf, html."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no report (files are still written)."),
+    roots: List[str] = typer.Option([], "--root", help="Walk the graph from this variable instead (repeatable)."),
+    step: Optional[int] = typer.Option(None, "--step", min=1, help="Record the N-th backward call's graph."),
+    depth: int = typer.Option(12, "--depth", min=1, help="Tree depth before eliding (with a count)."),
+    no_findings: bool = typer.Option(False, "--no-findings", help="Do not print the findings section."),
+    module_depth: Optional[int] = typer.Option(None, "--module-depth", min=0, help="Collapse modules below this depth in pictures."),
+    max_nodes: Optional[int] = typer.Option(None, "--max-nodes", min=1, help="Elide pictures beyond this many nodes."),
+    saved: bool = typer.Option(False, "--saved", help="Show saved tensors in pictures."),
+    unfold: bool = typer.Option(False, "--unfold", help="Draw repeated steps one by one instead of folding them."),
+) -> None:
+    """Run SCRIPT under instrumentation and report its autograd graph."""
+    from gradscope import commands
+
+    args = list(ctx.args)
+    if module is None and script is None:
+        raise GradscopeError("missing SCRIPT: usage: gradscope trace [OPTIONS] SCRIPT [ARGS]...")
+    if module is not None and script is not None:
+        args.insert(0, script)
+    options = {"depth": depth, "module_depth": module_depth, "max_nodes": max_nodes, "saved": saved,
+               "unfold": unfold}
+    code = commands.trace(script=script, module=module, args=args, json_path=json_path, outputs=outputs,
+                          fmt=fmt, quiet=quiet, roots=roots, step=step, findings=not no_findings,
+                          render_options=options)
+    raise typer.Exit(code)
+
+
+@app.command(context_settings=_SCRIPT_CONTEXT)
+def explain(
+    ctx: typer.Context,
+    target: Optional[str] = typer.Argument(None, help="A script (then its arguments) or a saved CAPTURE.json."),
+    module: Optional[str] = typer.Option(None, "-m", help="Run a module like `python -m`."),
+    tensors: List[str] = typer.Option([], "--tensor", help="Explain how gradient reaches this tensor."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write the findings as JSON to this path."),
+    step: Optional[int] = typer.Option(None, "--step", min=1, help="Record the N-th backward call's graph."),
+) -> None:
+    """Say why a gradient is None or why backward failed, pointing at the script's lines."""
+    from gradscope import commands
+
+    args = list(ctx.args)
+    if module is None and target is None:
+        raise GradscopeError("missing SCRIPT or CAPTURE.json: usage: gradscope explain [OPTIONS] SCRIPT [ARGS]...")
+    if module is not None and target is not None:
+        args.insert(0, target)
+    code = commands.explain(target=target, module=module, args=args, tensors=tensors, json_path=json_path,
+                            step=step)
+    raise typer.Exit(code)
+
+
+@app.command()
+def render(
+    capture_path: str = typer.Argument(..., metavar="CAPTURE.json", help="A capture written by --json."),
+    outputs: List[str] = typer.Option([], "-o", "--output", help="Write here (format from the extension; - for stdout)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="tree, json, dot, svg, png, pdf or html."),
+    depth: int = typer.Option(12, "--depth", min=1, help="Tree depth before eliding (with a count)."),
+    module_depth: Optional[int] = typer.Option(None, "--module-depth", min=0),
+    max_nodes: Optional[int] = typer.Option(None, "--max-nodes", min=1),
+    saved: bool = typer.Option(False, "--saved"),
+    unfold: bool = typer.Option(False, "--unfold"),
+) -> None:
+    """Re-render a saved capture without re-running the script (and without importing torch)."""
+    from gradscope import commands
+
+    options = {"depth": depth, "module_depth": module_depth, "max_nodes": max_nodes, "saved": saved,
+               "unfold": unfold}
+    raise typer.Exit(commands.render(capture_path, outputs, fmt, options))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: gradscope's own errors become one line on stderr and a non-zero exit."""
+    try:
+        code = app(args=argv, prog_name="gradscope", standalone_mode=False)
+    except GradscopeError as exc:
+        print(f"gradscope: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except click_exceptions.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else str(exc))
+        sys.exit(0)
+    except click_exceptions.ClickException as exc:
+        print(f"gradscope: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except (typer.Exit, getattr(click_exceptions, "Exit", typer.Exit)) as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, getattr(click_exceptions, "Abort", typer.Abort)):
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

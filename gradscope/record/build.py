@@ -1,0 +1,321 @@
+"""Recorder state -> Capture: the last step that touches torch.
+
+Reads each kept tensor's final state (if it still exists), names parameters after the modules
+that hold them, numbers tensors and nodes in a stable order, and turns snapshots into plain
+nodes and edges. Labels come from `analyse.labels`, the same rules a re-read capture uses.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import torch
+
+from gradscope.analyse.labels import classify, cut_reason
+from gradscope.capture import Capture, EdgeInfo, NodeInfo, RootInfo, TensorInfo
+from gradscope.record.recorder import GRAD_VALUES_MAX, Recorder
+
+_SCALAR_TYPES = (bool, int, float)
+
+
+def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info: dict) -> Capture:
+    names = _ModuleNames(recorder)
+    display = recorder.user_files.display_path
+
+    included: dict[int, object] = {}
+
+    def include(rec):
+        included.setdefault(rec.id, rec)
+        return rec
+
+    graph = recorder.graph
+    nodes_in_order: list = []
+    seen_nodes: set = set()
+    for snap in recorder.snapshots:
+        for rec in snap.roots:
+            include(rec)
+        for key in snap.node_keys:
+            if key not in seen_nodes:
+                seen_nodes.add(key)
+                nodes_in_order.append(graph.nodes[key])
+        for rec in snap.leaves + snap.cut_records:
+            include(rec)
+        for src, dst in snap.cut_edges:
+            include(src)
+            if not isinstance(dst, tuple):
+                include(dst)
+    for node in nodes_in_order:
+        if node.owner is not None:
+            include(node.owner)
+        if node.event is not None:
+            for rec in node.event.inputs:
+                include(rec)
+    for rec in recorder.params.values():
+        include(rec)
+    for rec in getattr(recorder, "variables", {}).values():
+        include(rec)
+    for event in recorder.events:
+        include(event["tensor"]) if event.get("tensor") is not None else None
+    for opt_name, ref in recorder.optimizers:
+        opt = ref()
+        if opt is not None:
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    include(recorder.record_for(p))
+
+    recs = sorted(included.values(), key=lambda r: r.id)
+    cid = {rec.id: i for i, rec in enumerate(recs)}
+    snap_roots = [(snap, rec) for snap in recorder.snapshots for rec in snap.roots]
+
+    tensors = []
+    for rec in recs:
+        _refresh(recorder, rec)
+        info = _tensor_info(rec, cid, names, display, snap_roots)
+        info.kind = classify(info)
+        tensors.append(info)
+    by_cid = {t.id: t for t in tensors}
+
+    node_ids = {node.key: i for i, node in enumerate(nodes_in_order)}
+    attributed = _attribute_composites(nodes_in_order)
+    capture_nodes = []
+    for node in nodes_in_order:
+        event = node.event or attributed.get(node.key)
+        info = NodeInfo(id=node_ids[node.key], name=node.name)
+        if node.owner is not None:
+            if node.name == "AccumulateGrad":
+                info.variable = cid[node.owner.id]
+            else:
+                info.tensor = cid[node.owner.id]
+        if event is not None:
+            info.file = display(event.file) if event.file else None
+            info.line = event.line
+            info.op = event.op
+            info.module = names.module(event.module)
+        info.next = [node_ids.get(k) if k is not None else None for k in node.next]
+        info.saved = [_saved_entry(s, cid) for s in node.saved]
+        capture_nodes.append(info)
+    for info in capture_nodes:
+        if info.tensor is not None:
+            by_cid[info.tensor].node = info.id
+        if info.variable is not None:
+            by_cid[info.variable].node = info.id
+
+    def vertex(key_or_rec):
+        if isinstance(key_or_rec, tuple):
+            node = graph.nodes[key_or_rec]
+            if node.owner is not None:
+                return f"t{cid[node.owner.id]}"
+            return f"n{node_ids[key_or_rec]}"
+        return f"t{cid[key_or_rec.id]}"
+
+    edges: dict[tuple[str, str], EdgeInfo] = {}
+    for node in nodes_in_order:
+        dst = vertex(node.key)
+        for key in node.next:
+            if key is not None and key in node_ids:
+                src = vertex(key)
+                if src != dst:
+                    edges.setdefault((src, dst), EdgeInfo(src, dst, True))
+    for snap in recorder.snapshots:
+        for src_rec, dst in snap.cut_edges:
+            src, dst_v = vertex(src_rec), vertex(dst)
+            if src == dst_v or (src, dst_v) in edges:
+                continue
+            src_info = by_cid[cid[src_rec.id]]
+            if isinstance(dst, tuple):  # a cut input of an op
+                edge = EdgeInfo(src, dst_v, False, cut_reason(src_info), src_info.kind, src_info.cut_line)
+            else:  # what a cut tensor was made from
+                dst_info = by_cid[cid[dst.id]]
+                cuts = dst_info.kind in ("detached", "no_grad", "inference", "nondiff")
+                edge = EdgeInfo(src, dst_v, False, cut_reason(dst_info) if cuts else None, dst_info.kind,
+                                dst_info.cut_line if cuts else None)
+            edges[(src, dst_v)] = edge
+
+    roots = []
+    for snap in recorder.snapshots:
+        for rec in snap.roots:
+            roots.append(RootInfo(tensor=cid[rec.id], file=display(snap.file) if snap.file else None,
+                                  line=snap.line, call=snap.call, step=snap.step, calls=snap.calls,
+                                  raised=snap.raised))
+
+    return Capture(
+        script=script,
+        argv=list(argv),
+        torch_version=torch.__version__,
+        exit=exit_info,
+        tensors=tensors,
+        nodes=capture_nodes,
+        edges=list(edges.values()),
+        roots=roots,
+        variables={name: cid[rec.id] for name, rec in getattr(recorder, "variables", {}).items()},
+        backward_calls=recorder.backward_count,
+        events=[_event_json(e, cid, display) for e in recorder.events],
+        modules=names.modules_json(recorder, cid),
+        optimizers=_optimizers_json(recorder, cid),
+    )
+
+
+# -- tensors -------------------------------------------------------------------------------------
+
+
+def _refresh(recorder: Recorder, rec) -> None:
+    t = rec.tensor()
+    if t is None:
+        rec.alive = False
+        return
+    try:
+        recorder._snapshot_state(rec, t)
+        rec.is_inference = t.is_inference()
+        g = t.grad if (t.is_leaf or t.retains_grad) else None
+        rec.grad_is_none = g is None
+        if g is not None:
+            rec.grad_shape = list(g.shape)
+            if g.numel() <= GRAD_VALUES_MAX and g.layout is torch.strided and g.device.type != "meta":
+                values = g.detach().cpu().flatten().tolist()
+                rec.grad_values = [v if isinstance(v, _SCALAR_TYPES) else str(v) for v in values]
+    except Exception:  # noqa: BLE001 - an odd tensor subclass loses detail, not the capture
+        pass
+
+
+def _tensor_info(rec, cid, names, display, snap_roots) -> TensorInfo:
+    t_dtype = str(rec.dtype).replace("torch.", "") if rec.dtype is not None else None
+    return TensorInfo(
+        id=cid[rec.id],
+        name=rec.name,
+        scope=rec.scope,
+        requires_grad=bool(rec.requires_grad),
+        is_leaf=bool(rec.is_leaf),
+        grad_fn=rec.grad_fn,
+        shape=list(rec.shape) if rec.shape is not None else None,
+        dtype=t_dtype,
+        device=str(rec.device) if rec.device is not None else None,
+        file=display(rec.file) if rec.file else None,
+        line=rec.line if rec.line is not None else rec.bind_line,
+        op=rec.op,
+        detached_from=cid.get(rec.detached_from.id) if rec.detached_from is not None else None,
+        cut_line=rec.cut_line,
+        cut_op=rec.cut_op,
+        param_name=names.param(rec),
+        module=names.module(rec.module),
+        grad_is_none=rec.grad_is_none if rec.alive else None,
+        grad_shape=rec.grad_shape,
+        grad_values=rec.grad_values,
+        grads=[rec.grads.get(snap.index) for snap, _ in snap_roots],
+        alive=rec.alive,
+        is_parameter=rec.is_parameter,
+        inputs_required_grad=rec.inputs_rg,
+        grad_mode=rec.grad_mode,
+        user_no_grad=rec.user_no_grad,
+        inference_made=rec.inference_made or rec.is_inference,
+    )
+
+
+def _saved_entry(entry: dict, cid) -> dict:
+    out = {k: v for k, v in entry.items() if k != "tensor"}
+    rec = entry.get("tensor")
+    if rec is not None and rec.id in cid:
+        out["tensor"] = cid[rec.id]
+    return out
+
+
+def _event_json(event: dict, cid, display) -> dict:
+    out = {}
+    for key, value in event.items():
+        if key == "tensor":
+            out[key] = cid.get(value.id) if value is not None else None
+        elif key == "file":
+            out[key] = display(value) if value else None
+        else:
+            out[key] = value
+    return out
+
+
+def _optimizers_json(recorder: Recorder, cid) -> list[dict]:
+    out = []
+    for name, ref in recorder.optimizers:
+        opt = ref()
+        if opt is None:
+            continue
+        params = [cid[recorder.record_for(p).id] for g in opt.param_groups for p in g["params"]]
+        out.append({"name": name, "type": type(opt).__name__, "params": params})
+    return out
+
+
+# -- composite ops -------------------------------------------------------------------------------
+
+
+def _attribute_composites(nodes) -> dict:
+    """Give nodes made inside a composite op (no event of their own) the event of that op.
+
+    A node belongs to the composite whose output node has the smallest sequence number above its
+    own and reaches it through unattributed nodes only. Custom `Function` nodes are left alone.
+    """
+    labelled = sorted((n.seq, n) for n in nodes if n.event is not None and n.seq is not None)
+    seqs = [s for s, _ in labelled]
+    by_key = {n.key: n for n in nodes}
+    result: dict = {}
+    for seq, owner in labelled:
+        stack = [k for k in owner.next if k is not None]
+        while stack:
+            node = by_key.get(stack.pop())
+            if node is None or node.event is not None or node.key in result or node.seq is None:
+                continue
+            if node.name.endswith("Backward") and not node.name[-1].isdigit():
+                continue  # a custom autograd.Function
+            i = bisect.bisect_left(seqs, node.seq)
+            if i < len(labelled) and labelled[i][1] is owner:
+                result[node.key] = owner.event
+                stack.extend(k for k in node.next if k is not None)
+    return result
+
+
+# -- module and parameter names ------------------------------------------------------------------
+
+
+class _ModuleNames:
+    """Qualified names for modules and parameters, prefixed with the variable holding the top module."""
+
+    def __init__(self, recorder: Recorder):
+        modules = [m for m in list(recorder.modules)]
+        nested = set()
+        for m in modules:
+            for sub in m.modules():
+                if sub is not m:
+                    nested.add(id(sub))
+        self.by_module: dict[int, str] = {}
+        self.by_param: dict[int, str] = {}
+        self.entries: list[tuple[str, object]] = []
+        roots = [m for m in modules if id(m) not in nested]
+        roots.sort(key=lambda m: recorder.module_names.get(id(m), "~" + type(m).__name__))
+        for root in roots:
+            prefix = recorder.module_names.get(id(root), "")
+            for qual, sub in root.named_modules(prefix=prefix):
+                self.by_module.setdefault(id(sub), qual or type(sub).__name__)
+                self.entries.append((qual or type(sub).__name__, sub))
+            for pname, p in root.named_parameters(prefix=prefix, remove_duplicate=True):
+                self.by_param.setdefault(id(p), pname)
+        self.called = set(recorder.module_refs)
+
+    def module(self, key) -> str | None:
+        return self.by_module.get(key) if key is not None else None
+
+    def param(self, rec) -> str | None:
+        t = rec.tensor()
+        if t is None:
+            return rec.param_name
+        name = self.by_param.get(id(t))
+        if name is not None:
+            rec.param_name = name
+        return rec.param_name
+
+    def modules_json(self, recorder: Recorder, cid) -> list[dict]:
+        out = []
+        for qual, module in self.entries:
+            params = []
+            for p in module.parameters(recurse=False):
+                rec = recorder.lookup(p)
+                if rec is not None and rec.id in cid:
+                    params.append(cid[rec.id])
+            out.append({"name": qual, "type": type(module).__name__, "params": params,
+                        "called": id(module) in self.called})
+        return out

@@ -1,0 +1,219 @@
+"""The TorchFunctionMode that sees every tensor op of the script and forwards it to the recorder.
+
+Hot path: everything here runs once per op, so names are cached per function object and the
+recorder is only asked to work when an op returns or mutates a tensor. The user's call itself is
+never wrapped in a try block of ours beyond re-raising, and anything the recorder raises is
+swallowed (and counted): instrumentation must not change what the script does.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+_Tensor = torch.Tensor
+_MethodWrapper = types.MethodWrapperType
+
+_BACKWARD_CALLS = {
+    _Tensor.backward: "backward",
+    torch.autograd.backward: "autograd.backward",
+    torch.autograd.grad: "autograd.grad",
+}
+_SET_GRAD = torch._C._set_grad_enabled
+
+# Reads that never create or change a tensor: skipped before any bookkeeping.
+_PLAIN_READS = frozenset(
+    {
+        "size", "dim", "numel", "item", "tolist", "stride", "storage_offset", "is_contiguous",
+        "data_ptr", "element_size", "__len__", "__repr__", "__format__", "__bool__", "__float__",
+        "__int__", "__index__", "__hash__", "Tensor.shape", "Tensor.dtype", "Tensor.device",
+        "Tensor.requires_grad", "Tensor.is_leaf", "Tensor.grad_fn", "Tensor.ndim", "Tensor.layout",
+        "Tensor.names", "Tensor._version", "Tensor.is_cuda", "__iter__", "untyped_storage",
+        "__reduce_ex__", "__deepcopy__", "has_names", "is_floating_point", "is_complex",
+        "get_device", "__array__", "numpy", "equal", "__contains__", "_is_view", "is_sparse",
+    }
+)
+
+
+def op_name(func) -> str:
+    """A readable, stable name: `mul`, `add_`, `Tensor.data` (getter), `Tensor.grad=` (setter)."""
+    if type(func) is _MethodWrapper:
+        owner = func.__self__
+        attr = getattr(owner, "__name__", "?")
+        return f"Tensor.{attr}" if func.__name__ == "__get__" else f"Tensor.{attr}="
+    name = getattr(func, "__name__", None) or type(func).__name__
+    return name
+
+
+def _is_inplace(name: str) -> bool:
+    return (name.endswith("_") and not name.endswith("__")) or name in (
+        "__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ipow__", "__imatmul__",
+        "__ifloordiv__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__", "__imod__",
+        "Tensor.data=", "Tensor.requires_grad=",
+    )
+
+
+def _tensors_in(args, kwargs):
+    found = []
+    for a in args:
+        if isinstance(a, _Tensor):
+            found.append(a)
+        elif type(a) in (list, tuple):
+            for b in a:
+                if isinstance(b, _Tensor):
+                    found.append(b)
+    if kwargs:
+        for a in kwargs.values():
+            if isinstance(a, _Tensor):
+                found.append(a)
+            elif type(a) in (list, tuple):
+                for b in a:
+                    if isinstance(b, _Tensor):
+                        found.append(b)
+    return found
+
+
+def _roots_of(call: str, args, kwargs):
+    """The tensors a backward call starts from, and (for autograd.grad) the inputs it asks about."""
+    if call == "backward":
+        return [args[0]], []
+    first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
+    roots = [first] if isinstance(first, _Tensor) else list(first or [])
+    inputs = []
+    if call == "autograd.grad":
+        second = args[1] if len(args) > 1 else kwargs.get("inputs")
+        inputs = [second] if isinstance(second, _Tensor) else list(second or [])
+    elif "inputs" in kwargs and kwargs["inputs"] is not None:
+        inp = kwargs["inputs"]
+        inputs = [inp] if isinstance(inp, _Tensor) else list(inp)
+    return [r for r in roots if isinstance(r, _Tensor)], inputs
+
+
+class RecordingMode(TorchFunctionMode):
+    """Forwards every op to the recorder; see the module docstring for the rules it keeps."""
+
+    def __init__(self, recorder):
+        super().__init__()
+        self.recorder = recorder
+        self._names: dict = {}
+        self._wrapper_names: dict = {}
+
+    def _name(self, func):
+        if type(func) is _MethodWrapper:
+            key = (func.__self__, func.__name__)
+            cached = self._wrapper_names.get(key)
+            if cached is None:
+                cached = self._wrapper_names[key] = _describe(op_name(func))
+            return cached
+        cached = self._names.get(func)
+        if cached is None:
+            cached = self._names[func] = _describe(op_name(func))
+        return cached
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if kwargs is None:
+            kwargs = {}
+        recorder = self.recorder
+        try:
+            name, plain, inplace = self._name(func)
+        except Exception:  # noqa: BLE001 - unhashable or odd callables: just run them
+            return func(*args, **kwargs)
+        if plain:
+            return func(*args, **kwargs)
+        call = _BACKWARD_CALLS.get(func)
+        if call is not None:
+            return self._backward(call, func, args, kwargs)
+        if func is _SET_GRAD:
+            try:
+                recorder.on_grad_switch(bool(args[0]) if args else bool(kwargs.get("mode")))
+            except Exception:  # noqa: BLE001
+                recorder.failures += 1
+            return func(*args, **kwargs)
+        try:
+            inputs = _tensors_in(args, kwargs)
+            in_rg = tuple(t.requires_grad for t in inputs)
+            grad_mode = torch.is_grad_enabled()
+        except Exception:  # noqa: BLE001
+            recorder.failures += 1
+            return func(*args, **kwargs)
+        try:
+            call_as = _impersonate(sys._getframe(1), func)
+        except Exception:  # noqa: BLE001
+            call_as = None
+        try:
+            out = func(*args, **kwargs) if call_as is None else call_as(func, args, kwargs)
+        except BaseException as exc:
+            try:
+                file, line = recorder.where(3)
+                recorder.on_failed_op(name, args, kwargs, exc, file, line)
+            except Exception:  # noqa: BLE001
+                recorder.failures += 1
+            raise
+        try:
+            mutated = None
+            if inplace and args and isinstance(args[0], _Tensor):
+                mutated = args[0]
+            elif "out" in kwargs and isinstance(kwargs["out"], _Tensor):
+                mutated = kwargs["out"]
+            notable = name in _NOTABLE
+            if notable or mutated is not None or isinstance(out, (_Tensor, tuple, list)):
+                file, line = recorder.where(3)
+                recorder.on_op(name, inputs, in_rg, out, mutated, file, line, grad_mode)
+                if notable and args and isinstance(args[0], _Tensor):
+                    recorder.on_notable(name, args[0], file, line)
+        except Exception:  # noqa: BLE001
+            recorder.failures += 1
+        return out
+
+    def _backward(self, call, func, args, kwargs):
+        recorder = self.recorder
+        try:
+            roots, inputs = _roots_of(call, args, kwargs)
+        except Exception:  # noqa: BLE001
+            recorder.failures += 1
+            return func(*args, **kwargs)
+        return recorder.on_backward(call, roots, inputs, func, args, kwargs)
+
+
+_NOTABLE = frozenset({"Tensor.grad", "retain_grad"})
+
+
+TRAMPOLINE_NAME = "__gradscope_call__"
+_trampolines: dict = {}
+
+
+def _impersonate(frame, func):
+    """A tiny caller compiled under the file, line and globals of the frame that called `func`.
+
+    Without it, a warning raised while we forward the call (PyTorch's C++ warnings, and Python ones
+    with stacklevel=2 such as F.mse_loss's) would be attributed to this module, and the default
+    filter would merge warnings from different user lines into one. Cached per (code, line).
+    """
+    while frame is not None and frame.f_code.co_filename.endswith(_OVERRIDES_FILE):
+        frame = frame.f_back
+    if frame is not None and getattr(func, "__code__", None) is frame.f_code:
+        frame = frame.f_back  # a Python-level torch function re-entered through handle_torch_function
+    if frame is None:
+        return None
+    line = frame.f_lineno
+    if not line:
+        return None
+    key = (frame.f_code, line)
+    fn = _trampolines.get(key)
+    if fn is None:
+        source = "\n" * (line - 1) + f"def {TRAMPOLINE_NAME}(f, a, k): return f(*a, **k)\n"
+        namespace: dict = {}
+        exec(compile(source, frame.f_code.co_filename, "exec"), namespace)
+        fn = types.FunctionType(namespace[TRAMPOLINE_NAME].__code__, frame.f_globals, TRAMPOLINE_NAME)
+        _trampolines[key] = fn
+    return fn
+
+
+_OVERRIDES_FILE = "overrides.py"
+
+
+def _describe(name: str):
+    return name, name in _PLAIN_READS, _is_inplace(name)

@@ -1,0 +1,82 @@
+"""Which source files are the user's own code.
+
+Line numbers and variable names are reported for the user's files only: the script's folder
+(and, for `-m`, the working directory), minus installed packages and gradscope itself. The
+decision is cached per code object because it runs on every recorded op.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+
+_GRADSCOPE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _installed_dirs() -> tuple[str, ...]:
+    dirs = set()
+    for key in ("purelib", "platlib", "stdlib", "platstdlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            dirs.add(os.path.realpath(path))
+    for path in sys.path:
+        if path.endswith(("site-packages", "dist-packages")):
+            dirs.add(os.path.realpath(path))
+    dirs.add(os.path.realpath(sys.prefix))
+    dirs.add(os.path.realpath(sys.base_prefix))
+    return tuple(sorted(dirs))
+
+
+class UserFiles:
+    """Answers "is this file the user's?" for a set of user roots."""
+
+    def __init__(self, roots: list[str]):
+        self.roots = tuple(os.path.realpath(r) for r in roots)
+        self.excluded = _installed_dirs() + (_GRADSCOPE_DIR,)
+        self._by_code: dict = {}
+        self._by_name: dict[str, bool] = {}
+        self.extra_files: set[str] = set()  # e.g. a notebook cell traced with the Python API
+
+    def is_user_file(self, filename: str) -> bool:
+        known = self._by_name.get(filename)
+        if known is not None:
+            return known
+        answer = self._decide(filename)
+        self._by_name[filename] = answer
+        return answer
+
+    def _decide(self, filename: str) -> bool:
+        if filename in self.extra_files:
+            return True
+        if not filename or filename.startswith("<"):
+            return False
+        path = os.path.realpath(filename)
+        if path.startswith(_GRADSCOPE_DIR + os.sep):
+            return False
+        inside_root = any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in self.roots)
+        if not inside_root:
+            return False
+        # An installed package below the user's folder (a venv in the project) is not user code,
+        # unless the user root itself lies inside that installed folder.
+        for ex in self.excluded:
+            if path.startswith(ex.rstrip(os.sep) + os.sep) and not any(
+                r.startswith(ex.rstrip(os.sep) + os.sep) or r == ex for r in self.roots
+            ):
+                return False
+        return not any(part in ("site-packages", "dist-packages") for part in path.split(os.sep))
+
+    def is_user_code(self, code) -> bool:
+        """Cached per code object: this runs for several frames of every recorded op."""
+        known = self._by_code.get(code)
+        if known is None:
+            known = self._by_code[code] = self.is_user_file(code.co_filename)
+        return known
+
+    def display_path(self, filename: str) -> str:
+        """A stable, short path for reports: relative to the first user root when inside it."""
+        path = os.path.realpath(filename)
+        for root in self.roots:
+            if path.startswith(root.rstrip(os.sep) + os.sep):
+                return os.path.relpath(path, root)
+        return filename

@@ -1,0 +1,1 @@
+"""Renderers: each turns a Capture into text or bytes; none imports torch."""

@@ -1,0 +1,205 @@
+"""Run the user's script (or module) exactly as `python script.py args` / `python -m mod` would.
+
+Follows coverage.py's PyRunner: fix `sys.path[0]`, make a fresh `__main__` (aliased as
+`__mp_main__` so multiprocessing children can unpickle), set `sys.argv`, compile under the real
+path, and put everything back afterwards. The user's exceptions stay the user's: their traceback
+is printed without gradscope's frames and turned into the exit code python would give.
+
+This module does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import traceback
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from gradscope.errors import ScriptNotFound, UsageError
+
+_GRADSCOPE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+@dataclass
+class Target:
+    """What to run: a script path, or a module name run like `python -m`."""
+
+    path: str  # the file executed
+    argv0: str  # sys.argv[0] as python would set it
+    path0: str  # sys.path[0] as python would set it
+    module_name: str | None = None
+    spec: Any = None
+
+    @property
+    def display(self) -> str:
+        return self.module_name or self.argv0
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    exception: dict | None = None  # {"type", "message", "line", "file"}
+    namespace: dict = field(default_factory=dict)
+    interrupted: bool = False
+
+
+def resolve_script(script: str) -> Target:
+    if not os.path.exists(script):
+        raise ScriptNotFound(f"no such script: {script}")
+    if os.path.isdir(script):
+        raise UsageError(f"{script} is a directory; give the path of a .py script (or use -m for a package)")
+    path = os.path.abspath(script)
+    return Target(path=path, argv0=script, path0=os.path.dirname(path))
+
+
+def resolve_module(name: str) -> Target:
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations is not None:
+            spec = importlib.util.find_spec(name + ".__main__")
+            name = name + ".__main__"
+    except (ImportError, ValueError) as exc:
+        raise ScriptNotFound(f"no module named {name} ({exc})") from None
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+        raise ScriptNotFound(f"no module named {name}")
+    return Target(path=spec.origin, argv0=spec.origin, path0=cwd, module_name=name, spec=spec)
+
+
+def read_source(target: Target) -> bytes:
+    try:
+        with open(target.path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ScriptNotFound(f"cannot read {target.argv0}: {exc.strerror}") from None
+
+
+def run(target: Target, args: list[str], compile_source: Callable[[bytes, str], Any],
+        wrap: Callable[[Callable[[], None]], None] | None = None) -> RunResult:
+    """Execute the target; `wrap` runs the exec inside the instrumentation."""
+    main_mod = types.ModuleType("__main__")
+    main_mod.__file__ = target.path
+    main_mod.__builtins__ = __builtins__
+    main_mod.__loader__ = importlib.machinery.SourceFileLoader("__main__", target.path)
+    main_mod.__spec__ = target.spec
+    main_mod.__cached__ = None
+    if target.module_name and "." in target.module_name:
+        main_mod.__package__ = target.module_name.rpartition(".")[0]
+    else:
+        main_mod.__package__ = None if target.module_name is None else ""
+
+    saved = (sys.argv, list(sys.path), sys.modules.get("__main__"), sys.modules.get("__mp_main__"), os.getcwd())
+    sys.argv = [target.argv0] + list(args)
+    sys.path[0:1] = [target.path0] if sys.path else [target.path0]
+    sys.modules["__main__"] = main_mod
+    sys.modules["__mp_main__"] = main_mod
+    result = RunResult(exit_code=0, namespace=main_mod.__dict__)
+    try:
+        try:
+            code = compile_source(read_source(target), target.path)
+        except SyntaxError as exc:
+            _print_user_exception(exc)
+            result.exit_code = 1
+            result.exception = _exception_info(exc, target.path)
+            return result
+
+        def execute():
+            exec(code, main_mod.__dict__)
+
+        try:
+            if wrap is None:
+                execute()
+            else:
+                wrap(execute)
+        except SystemExit as exc:
+            result.exit_code = _exit_code(exc)
+        except KeyboardInterrupt as exc:
+            _print_user_exception(exc)
+            result.exit_code = 130
+            result.interrupted = True
+            result.exception = _exception_info(exc, target.path)
+        except BaseException as exc:  # noqa: BLE001 - the user's exception: report it like python
+            _print_user_exception(exc)
+            result.exit_code = 1
+            result.exception = _exception_info(exc, target.path)
+    finally:
+        argv, path, main, mp_main, cwd = saved
+        sys.argv = argv
+        sys.path[:] = path
+        _restore_module("__main__", main)
+        _restore_module("__mp_main__", mp_main)
+        try:
+            os.chdir(cwd)
+        except OSError:
+            pass
+    return result
+
+
+def _restore_module(name: str, module) -> None:
+    if module is None:
+        sys.modules.pop(name, None)
+    else:
+        sys.modules[name] = module
+
+
+def _exit_code(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF if code >= 0 else code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def strip_own_frames(tb):
+    """The traceback chain without gradscope's frames (they would only confuse the user)."""
+    frames = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        own = os.path.abspath(code.co_filename).startswith(_GRADSCOPE_DIR + os.sep)
+        if not own and code.co_name != "__gradscope_call__":  # see record/mode.py: _impersonate
+            frames.append(tb)
+        tb = tb.tb_next
+    for first, second in zip(frames, frames[1:]):
+        first.tb_next = second
+    if frames:
+        frames[-1].tb_next = None
+        return frames[0]
+    return None
+
+
+def _print_user_exception(exc: BaseException) -> None:
+    seen = set()
+    current = exc
+    while current is not None and id(current) not in seen:  # chained exceptions too
+        seen.add(id(current))
+        current.__traceback__ = strip_own_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
+    sys.stderr.flush()
+    traceback.print_exception(type(exc), exc, exc.__traceback__)
+    sys.stderr.flush()
+
+
+def _exception_info(exc: BaseException, script: str) -> dict:
+    line = None
+    file = None
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if os.path.abspath(filename).startswith(os.path.dirname(script) + os.sep) and not os.path.abspath(
+            filename
+        ).startswith(_GRADSCOPE_DIR + os.sep):
+            line, file = tb.tb_lineno, filename
+        tb = tb.tb_next
+    if isinstance(exc, SyntaxError) and line is None:
+        line, file = exc.lineno, exc.filename
+    message = str(exc)
+    return {"type": type(exc).__name__, "message": message, "line": line,
+            "file": os.path.basename(file) if file else None}
