@@ -22,6 +22,7 @@ from typing import Any, Callable
 from gradscope.errors import ScriptNotFound, UsageError
 
 _GRADSCOPE_DIR = os.path.dirname(os.path.abspath(__file__))
+_TORCH_OVERRIDES = os.path.join("torch", "overrides.py")
 
 
 @dataclass
@@ -159,14 +160,25 @@ def _exit_code(exc: SystemExit) -> int:
 
 
 def strip_own_frames(tb):
-    """The traceback chain without gradscope's frames (they would only confuse the user)."""
-    frames = []
+    """The traceback chain as plain python would show it: without gradscope's frames, and without
+    the detour through torch's `handle_torch_function` that only exists because a mode is active."""
+    chain = []
     while tb is not None:
-        code = tb.tb_frame.f_code
-        own = os.path.abspath(code.co_filename).startswith(_GRADSCOPE_DIR + os.sep)
-        if not own and code.co_name != "__gradscope_call__":  # see record/mode.py: _impersonate
-            frames.append(tb)
+        chain.append(tb)
         tb = tb.tb_next
+    frames = []
+    for i, tb in enumerate(chain):
+        code = tb.tb_frame.f_code
+        if os.path.abspath(code.co_filename).startswith(_GRADSCOPE_DIR + os.sep):
+            continue
+        if code.co_name == "__gradscope_call__":  # see record/mode.py: _impersonate
+            continue
+        if code.co_filename.endswith(_TORCH_OVERRIDES):
+            continue
+        following = chain[i + 1].tb_frame.f_code.co_filename if i + 1 < len(chain) else ""
+        if following.endswith(_TORCH_OVERRIDES):
+            continue  # the entry frame that handed the call to handle_torch_function
+        frames.append(tb)
     for first, second in zip(frames, frames[1:]):
         first.tb_next = second
     if frames:

@@ -72,7 +72,7 @@ def tensor_label(t: TensorInfo, rebinds: set[str] | None = None) -> str:
     if t.name:
         name = t.name
         if t.scope:
-            name = f"{t.scope}.{name}" if t.scope[0].isupper() else f"{name} (in {t.scope})"
+            name = f"{name} (in {t.scope})"
         return name
     if t.op:
         return f"({t.op})"

@@ -19,7 +19,8 @@ _SCALAR_TYPES = (bool, int, float)
 
 
 def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info: dict) -> Capture:
-    names = _ModuleNames(recorder)
+    recorder.name_modules()
+    qualnames = recorder.module_qualnames
     display = recorder.user_files.display_path
 
     included: dict[int, object] = {}
@@ -70,7 +71,7 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
     tensors = []
     for rec in recs:
         _refresh(recorder, rec)
-        info = _tensor_info(rec, cid, names, display, snap_roots)
+        info = _tensor_info(rec, cid, qualnames, display, snap_roots)
         info.kind = classify(info)
         tensors.append(info)
     by_cid = {t.id: t for t in tensors}
@@ -90,7 +91,7 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
             info.file = display(event.file) if event.file else None
             info.line = event.line
             info.op = event.op
-            info.module = names.module(event.module)
+            info.module = qualnames.get(event.module)
         info.next = [node_ids.get(k) if k is not None else None for k in node.next]
         info.saved = [_saved_entry(s, cid) for s in node.saved]
         capture_nodes.append(info)
@@ -150,7 +151,9 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         variables={name: cid[rec.id] for name, rec in getattr(recorder, "variables", {}).items()},
         backward_calls=recorder.backward_count,
         events=[_event_json(e, cid, display) for e in recorder.events],
-        modules=names.modules_json(recorder, cid),
+        modules=[{"name": name, "type": entry["type"], "called": entry["called"],
+                  "params": [cid[r.id] for r in entry["params"] if r.id in cid]}
+                 for name, entry in recorder.module_entries.items()],
         optimizers=_optimizers_json(recorder, cid),
     )
 
@@ -177,7 +180,7 @@ def _refresh(recorder: Recorder, rec) -> None:
         pass
 
 
-def _tensor_info(rec, cid, names, display, snap_roots) -> TensorInfo:
+def _tensor_info(rec, cid, qualnames, display, snap_roots) -> TensorInfo:
     t_dtype = str(rec.dtype).replace("torch.", "") if rec.dtype is not None else None
     return TensorInfo(
         id=cid[rec.id],
@@ -195,8 +198,8 @@ def _tensor_info(rec, cid, names, display, snap_roots) -> TensorInfo:
         detached_from=cid.get(rec.detached_from.id) if rec.detached_from is not None else None,
         cut_line=rec.cut_line,
         cut_op=rec.cut_op,
-        param_name=names.param(rec),
-        module=names.module(rec.module),
+        param_name=rec.param_name,
+        module=qualnames.get(rec.module) if rec.module is not None else None,
         grad_is_none=rec.grad_is_none if rec.alive else None,
         grad_shape=rec.grad_shape,
         grad_values=rec.grad_values,
@@ -267,55 +270,3 @@ def _attribute_composites(nodes) -> dict:
                 result[node.key] = owner.event
                 stack.extend(k for k in node.next if k is not None)
     return result
-
-
-# -- module and parameter names ------------------------------------------------------------------
-
-
-class _ModuleNames:
-    """Qualified names for modules and parameters, prefixed with the variable holding the top module."""
-
-    def __init__(self, recorder: Recorder):
-        modules = [m for m in list(recorder.modules)]
-        nested = set()
-        for m in modules:
-            for sub in m.modules():
-                if sub is not m:
-                    nested.add(id(sub))
-        self.by_module: dict[int, str] = {}
-        self.by_param: dict[int, str] = {}
-        self.entries: list[tuple[str, object]] = []
-        roots = [m for m in modules if id(m) not in nested]
-        roots.sort(key=lambda m: recorder.module_names.get(id(m), "~" + type(m).__name__))
-        for root in roots:
-            prefix = recorder.module_names.get(id(root), "")
-            for qual, sub in root.named_modules(prefix=prefix):
-                self.by_module.setdefault(id(sub), qual or type(sub).__name__)
-                self.entries.append((qual or type(sub).__name__, sub))
-            for pname, p in root.named_parameters(prefix=prefix, remove_duplicate=True):
-                self.by_param.setdefault(id(p), pname)
-        self.called = set(recorder.module_refs)
-
-    def module(self, key) -> str | None:
-        return self.by_module.get(key) if key is not None else None
-
-    def param(self, rec) -> str | None:
-        t = rec.tensor()
-        if t is None:
-            return rec.param_name
-        name = self.by_param.get(id(t))
-        if name is not None:
-            rec.param_name = name
-        return rec.param_name
-
-    def modules_json(self, recorder: Recorder, cid) -> list[dict]:
-        out = []
-        for qual, module in self.entries:
-            params = []
-            for p in module.parameters(recurse=False):
-                rec = recorder.lookup(p)
-                if rec is not None and rec.id in cid:
-                    params.append(cid[rec.id])
-            out.append({"name": qual, "type": type(module).__name__, "params": params,
-                        "called": id(module) in self.called})
-        return out

@@ -43,6 +43,8 @@ class Recorder:
         self.module_names: dict[int, str] = {}  # id(module) -> variable name it was bound to
         self.optimizers: list[tuple[str, weakref.ref]] = []
         self.params: dict[int, TensorRecord] = {}  # record id -> parameter record (every module's)
+        self.module_qualnames: dict[int, str] = {}  # id(module) -> qualified name
+        self.module_entries: dict[str, dict] = {}  # qualified name -> {"type", "params", "called"}
         self.off_by = None  # (is_user, file, line) of the switch that turned grad mode off
         self.grad_stack: list[tuple[bool, object]] = []
         self.backward_count = 0
@@ -277,6 +279,38 @@ class Recorder:
             if stack.pop() == key:
                 break
 
+    def name_modules(self) -> None:
+        """Name every live module and parameter after the variable holding its top-level module.
+
+        Runs at each recorded backward call and at exit: a model local to `train()` is gone by the
+        end of the script, but its parameters must still carry their qualified names.
+        """
+        modules = list(self.modules)
+        nested = set()
+        for m in modules:
+            for sub in m.modules():
+                if sub is not m:
+                    nested.add(id(sub))
+        roots = [m for m in modules if id(m) not in nested]
+        roots.sort(key=lambda m: self.module_names.get(id(m), "~" + type(m).__name__))
+        for root in roots:
+            prefix = self.module_names.get(id(root), "")
+            for qual, sub in root.named_modules(prefix=prefix):
+                qual = qual or type(sub).__name__
+                self.module_qualnames[id(sub)] = qual
+                params = []
+                for p in sub.parameters(recurse=False):
+                    rec = self.record_for(p)
+                    rec.is_parameter = True
+                    self.params[rec.id] = rec
+                    params.append(rec)
+                self.module_entries[qual] = {"type": type(sub).__name__, "params": params,
+                                             "called": id(sub) in self.module_refs}
+            for pname, p in root.named_parameters(prefix=prefix):
+                rec = self.lookup(p)
+                if rec is not None and rec.param_name is None:
+                    rec.param_name = pname
+
     # -- backward ----------------------------------------------------------------------------
     def on_backward(self, call: str, roots, inputs, func, args, kwargs):
         """Snapshot the graph (when this call is one we keep) before backward frees it, then run it."""
@@ -291,6 +325,7 @@ class Recorder:
             known.calls += 1
         if take:
             try:
+                self.name_modules()
                 root_recs = [self.record_for(t, file, line) for t in roots]
                 snap = self.graph.snapshot(root_recs, roots, call, file, line, step)
                 self.snapshots.append(snap)
