@@ -57,12 +57,9 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         include(rec)
     for event in recorder.events:
         include(event["tensor"]) if event.get("tensor") is not None else None
-    for opt_name, ref in recorder.optimizers:
-        opt = ref()
-        if opt is not None:
-            for group in opt.param_groups:
-                for p in group["params"]:
-                    include(recorder.record_for(p))
+    for entry in recorder.optimizer_entries.values():
+        for rec in entry["params"]:
+            include(rec)
 
     recs = sorted(included.values(), key=lambda r: r.id)
     cid = {rec.id: i for i, rec in enumerate(recs)}
@@ -154,7 +151,9 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         modules=[{"name": name, "type": entry["type"], "called": entry["called"],
                   "params": [cid[r.id] for r in entry["params"] if r.id in cid]}
                  for name, entry in recorder.module_entries.items()],
-        optimizers=_optimizers_json(recorder, cid),
+        optimizers=[{"name": e["name"], "type": e["type"], "params": [cid[r.id] for r in e["params"]]}
+                    for e in recorder.optimizer_entries.values()],
+        warnings=[dict(w, file=display(w["file"]) if w["file"] else None) for w in recorder.warnings],
     )
 
 
@@ -230,17 +229,6 @@ def _event_json(event: dict, cid, display) -> dict:
             out[key] = display(value) if value else None
         else:
             out[key] = value
-    return out
-
-
-def _optimizers_json(recorder: Recorder, cid) -> list[dict]:
-    out = []
-    for name, ref in recorder.optimizers:
-        opt = ref()
-        if opt is None:
-            continue
-        params = [cid[recorder.record_for(p).id] for g in opt.param_groups for p in g["params"]]
-        out.append({"name": name, "type": type(opt).__name__, "params": params})
     return out
 
 

@@ -42,6 +42,7 @@ class Recorder:
         self.modules: weakref.WeakSet = weakref.WeakSet()
         self.module_names: dict[int, str] = {}  # id(module) -> variable name it was bound to
         self.optimizers: list[tuple[str, weakref.ref]] = []
+        self.optimizer_entries: dict[int, dict] = {}  # id(optimizer) -> {"name", "type", "params"}
         self.params: dict[int, TensorRecord] = {}  # record id -> parameter record (every module's)
         self.module_qualnames: dict[int, str] = {}  # id(module) -> qualified name
         self.module_entries: dict[str, dict] = {}  # qualified name -> {"type", "params", "called"}
@@ -52,6 +53,7 @@ class Recorder:
         self.snapshots: list[walk.Snapshot] = []
         self.graph = walk.Graph(self)
         self.events: list[dict] = []
+        self.warnings: list[dict] = []  # shown to the user during the run (session.py records them)
         self.event_counts: dict[tuple, int] = {}
         self.failures = 0
 
@@ -280,7 +282,8 @@ class Recorder:
                 break
 
     def name_modules(self) -> None:
-        """Name every live module and parameter after the variable holding its top-level module.
+        """Name every live module and parameter after the variable holding its top-level module,
+        and note which parameters each live optimizer holds.
 
         Runs at each recorded backward call and at exit: a model local to `train()` is gone by the
         end of the script, but its parameters must still carry their qualified names.
@@ -310,6 +313,11 @@ class Recorder:
                 rec = self.lookup(p)
                 if rec is not None and rec.param_name is None:
                     rec.param_name = pname
+        for name, ref in self.optimizers:
+            opt = ref()
+            if opt is not None:
+                params = [self.record_for(p) for group in opt.param_groups for p in group["params"]]
+                self.optimizer_entries[id(opt)] = {"name": name, "type": type(opt).__name__, "params": params}
 
     # -- backward ----------------------------------------------------------------------------
     def on_backward(self, call: str, roots, inputs, func, args, kwargs):
@@ -363,7 +371,7 @@ class Recorder:
         out = []
         for ref, rec, _ in list(self.live.values()):
             t = ref()
-            if t is not None and t.requires_grad and t.is_leaf:
+            if t is not None and t.is_leaf and (t.requires_grad or rec.is_parameter):
                 out.append((rec, t))
         return out
 
