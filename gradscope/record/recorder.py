@@ -354,14 +354,11 @@ class Recorder:
                 self._after_backward(snap, watched, before)
             except Exception:  # noqa: BLE001
                 self.failures += 1
-        if snap is not None and call == "autograd.grad":
-            try:
-                for t, g in zip(inputs, result):
-                    rec = self.lookup(t)
-                    if rec is not None:
-                        rec.grads[snap.index] = g is not None
-            except Exception:  # noqa: BLE001
-                self.failures += 1
+        try:
+            if call == "autograd.grad":
+                self._after_grad(snap, roots, inputs, result, file, line)
+        except Exception:  # noqa: BLE001
+            self.failures += 1
         return result
 
     def _watched_leaves(self, snap):
@@ -376,11 +373,23 @@ class Recorder:
         return out
 
     def _after_backward(self, snap, watched, before) -> None:
-        if snap is None or snap.call == "autograd.grad":
+        if snap is None:
             return
         for (rec, t), token in zip(watched, before):
-            after = _grad_token(t)
+            after = _grad_token(t)  # autograd.grad leaves .grad alone: False unless asked (below)
             rec.grads[snap.index] = after is not None and after != token
+
+    def _after_grad(self, snap, roots, inputs, result, file, line) -> None:
+        """autograd.grad returns gradients instead of accumulating them: record them as its outputs."""
+        grads = [g for g in result if isinstance(g, _Tensor)]
+        self.on_op("autograd.grad", list(roots) + list(inputs),
+                   tuple(t.requires_grad for t in list(roots) + list(inputs)), grads, None, file, line,
+                   torch.is_grad_enabled())
+        if snap is not None:
+            for t, g in zip(inputs, result):
+                rec = self.lookup(t)
+                if rec is not None:
+                    rec.grads[snap.index] = g is not None
 
     # -- the end -----------------------------------------------------------------------------
     def finish(self, namespace: dict | None) -> None:

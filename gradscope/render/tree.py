@@ -193,8 +193,7 @@ def _header(capture: Capture) -> Text:
 
 
 def _leaf_table(capture: Capture, view: GraphView) -> Table | None:
-    rows = [t for t in capture.tensors if t.is_leaf and (t.is_parameter or t.requires_grad or t.name)]
-    rows = [t for t in rows if t.kind not in ("nonleaf",)]
+    rows = [t for t in capture.tensors if _in_leaf_table(t)]
     if not rows:
         return None
     table = Table(title="Leaves and parameters", title_justify="left", show_lines=False, box=None,
@@ -216,6 +215,20 @@ def _leaf_table(capture: Capture, view: GraphView) -> Table | None:
         table.add_row(Text(view.label(t.vid) + where), Text(t.kind), Text(str(t.requires_grad)), Text(got),
                       Text(at_exit), Text(gradient))
     return table
+
+
+_FACTORIES = frozenset({"tensor", "as_tensor", "ones", "zeros", "full", "empty", "rand", "randn", "randint",
+                        "arange", "linspace", "eye", "ones_like", "zeros_like", "rand_like", "randn_like",
+                        "full_like", "empty_like"})
+
+
+def _in_leaf_table(t: TensorInfo) -> bool:
+    """Leaves and parameters, plus the named tensors users ask "why is .grad None?" about."""
+    if t.kind in ("parameter", "frozen", "leaf") or t.grad_is_none is False:
+        return True
+    if not t.name:
+        return False
+    return t.kind in ("detached", "no_grad") or (t.kind == "constant" and t.op in _FACTORIES)
 
 
 def _format_values(values, shape) -> str:

@@ -1,0 +1,83 @@
+"""The label contract on a script with one tensor of every kind, checked against PyTorch's facts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import SCRIPTS, run_python, trace_json
+
+# name -> kind, by the contract's rules (first that applies)
+EXPECTED = {
+    "leaf": "leaf",
+    "data": "constant",
+    "scaled": "constant",  # ops on constants
+    "hidden": "nonleaf",
+    "picked": "nondiff",  # argmax of a tensor that requires grad
+    "positive": "nondiff",  # comparison
+    "detached": "detached",
+    "via_data": "detached",  # the .data getter
+    "frozen_out": "no_grad",  # user's `with torch.no_grad()`
+    "chained": "no_grad",  # through a chain of no_grad ops
+    "evaluated": "no_grad",  # the user's own @torch.no_grad() function
+    "infer": "inference",
+    "bias_only": "constant",  # computed from a frozen parameter only
+    "grads": "nondiff",  # returned by autograd.grad without create_graph
+    "ckpt": "constant",  # a reentrant checkpoint whose input does not require grad
+    "loss": "nonleaf",
+}
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("kinds")
+    proc, capture = trace_json(SCRIPTS / "kinds.py", tmp_path=tmp)
+    assert proc.returncode == 0, proc.stderr
+    run_python("tests/oracle.py", SCRIPTS / "kinds.py", tmp / "oracle.json")
+    return capture, json.loads((tmp / "oracle.json").read_text())
+
+
+def test_every_kind(traced):
+    capture, _ = traced
+    tensors = {t["id"]: t for t in capture["tensors"]}
+    got = {name: tensors[tid]["kind"] for name, tid in capture["variables"].items()}
+    assert {name: got.get(name) for name in EXPECTED} == EXPECTED
+
+
+def test_facts_match_pytorch(traced):
+    capture, oracle = traced
+    tensors = {t["id"]: t for t in capture["tensors"]}
+    for name, facts in oracle["variables"].items():
+        t = tensors[capture["variables"][name]]
+        for key in ("requires_grad", "is_leaf", "grad_fn", "grad_is_none", "shape", "dtype"):
+            assert t[key] == facts[key], (name, key)
+
+
+def test_parameters_and_optimizer_step(traced):
+    """optimizer.step() runs under grad-off internally: it must not relabel anything as no_grad."""
+    capture, oracle = traced
+    params = {t["param_name"]: t for t in capture["tensors"] if t["param_name"]}
+    for pname, facts in oracle["params"].items():
+        assert params[pname]["kind"] == ("parameter" if facts["requires_grad"] else "frozen")
+        assert params[pname]["grad_is_none"] == facts["grad_is_none"]
+    assert params["net.0.bias"]["kind"] == "frozen"
+    # two recorded calls: autograd.grad gives .grad to nobody; backward reaches the trainable ones
+    assert [r["call"] for r in capture["roots"]] == ["autograd.grad", "backward"]
+    assert params["net.0.weight"]["grads"] == [False, True]
+    assert params["net.0.bias"]["grads"] == [False, False]
+    leaf = next(t for t in capture["tensors"] if t["name"] == "leaf")
+    assert leaf["grads"] == [True, True]
+
+
+def test_no_grad_lines_point_at_user_code(traced):
+    capture, _ = traced
+    tensors = {t["id"]: t for t in capture["tensors"]}
+    source = (SCRIPTS / "kinds.py").read_text().splitlines()
+    for name in ("frozen_out", "chained"):
+        line = tensors[capture["variables"][name]]["cut_line"]
+        assert source[line - 1].strip() == "with torch.no_grad():"
+    evaluated = tensors[capture["variables"]["evaluated"]]
+    assert "evaluate(leaf)" in source[evaluated["cut_line"] - 1]
+    infer = tensors[capture["variables"]["infer"]]
+    assert "net(data)" in source[infer["cut_line"] - 1]
