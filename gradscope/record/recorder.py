@@ -13,6 +13,7 @@ import weakref
 import torch
 
 from gradscope.record import walk
+from gradscope.record.facts import Facts
 from gradscope.record.records import MAX_CUT_DEPTH, OpEvent, TensorRecord
 
 _Tensor = torch.Tensor
@@ -56,6 +57,7 @@ class Recorder:
         self.warnings: list[dict] = []  # shown to the user during the run (session.py records them)
         self.event_counts: dict[tuple, int] = {}
         self.failures = 0
+        self.facts = Facts(self)  # extra facts for the findings
 
     # -- tensor identity ---------------------------------------------------------------------
     def lookup(self, t):
@@ -152,6 +154,7 @@ class Recorder:
             elif t is mutated or op in _DETACH_INPLACE:
                 self.live[id(t)][2] = event
                 self._note_mutation(op, rec, file, line)
+                self.facts.on_mutation(op, rec, t, file, line)
             else:
                 continue  # an op that returned one of its inputs unchanged
             rec.event_ref = event.weak()
@@ -208,18 +211,20 @@ class Recorder:
         if count <= EVENT_CAP_PER_SITE:
             self.events.append(event)
 
-    def on_notable(self, op, t, file, line) -> None:
+    def on_notable(self, op, t, file, line, out=None) -> None:
         """Moments the findings explain: reading `.grad` of a non-leaf, late `retain_grad()`."""
         if op == "Tensor.grad" and t.is_leaf:
             return
         kind = "grad_read" if op == "Tensor.grad" else "retain_grad"
         self.note_event({"kind": kind, "op": op, "file": file, "line": line,
-                         "tensor": self.record_for(t, file, line), "backward_calls": self.backward_count})
+                         "tensor": self.record_for(t, file, line), "backward_calls": self.backward_count,
+                         "retains_grad": bool(t.retains_grad), "grad_none": out is None})
 
     def on_failed_op(self, op, args, kwargs, exc, file, line) -> None:
-        self.note_event({"kind": "error", "op": op, "file": file, "line": line,
-                         "error": f"{type(exc).__name__}: {exc}",
-                         "requires_grad_kwarg": bool(kwargs.get("requires_grad")) if kwargs else False})
+        event = {"kind": "error", "op": op, "file": file, "line": line, "error": f"{type(exc).__name__}: {exc}",
+                 "requires_grad_kwarg": bool(kwargs.get("requires_grad")) if kwargs else False}
+        self.facts.on_error(event, args, kwargs)
+        self.note_event(event)
 
     # -- grad mode ---------------------------------------------------------------------------
     def on_grad_switch(self, enable: bool) -> None:
@@ -228,6 +233,8 @@ class Recorder:
         while f is not None and f.f_code.co_filename.endswith(_GRAD_MODE_FILES):
             f = f.f_back
         is_user = f is not None and self.user_files.is_user_code(f.f_code)
+        if not enable and not is_user and f is not None:
+            self.facts.on_grad_off(f)
         current = torch.is_grad_enabled()
         stack = self.grad_stack
         if stack and enable == stack[-1][0]:
@@ -250,6 +257,8 @@ class Recorder:
                 rec = self.record_for(value, f.f_code.co_filename if f else None, line)
             if rec.name is None:
                 rec.name, rec.scope, rec.bind_line = name, scope, line
+            if "loss" in name.lower():
+                self.facts.on_bind(value, name, line)
         elif isinstance(value, _Module):
             self.module_names.setdefault(id(value), name)
             self.modules.add(value)
@@ -327,10 +336,14 @@ class Recorder:
         step = self.backward_count
         site = (call, file, line)
         known = self.sites.get(site)
-        take = (step == self.step) if self.step is not None else known is None
+        if self.root_names:
+            take = False  # --root NAME replaces the backward roots
+        else:
+            take = (step == self.step) if self.step is not None else known is None
         snap = None
         if known is not None:
             known.calls += 1
+        self.facts.before_backward(roots)
         if take:
             try:
                 self.name_modules()
@@ -408,6 +421,7 @@ class Recorder:
                 elif isinstance(value, torch.optim.Optimizer):
                     self.bind(value, name, 0, None)
         self.variables = variables
+        self.facts.finish()
         if self.root_names:
             self._take_named_roots(namespace or {})
         elif self.backward_count == 0:
