@@ -17,6 +17,6 @@ def stderr_console() -> Console:
         no_color=plain,
         highlight=False,
         emoji=False,
-        width=None if not plain else 160,
+        width=None if not plain else 240,
         soft_wrap=False,
     )

@@ -53,13 +53,13 @@ class TreeRenderer:
             parts.append(table)
         return parts
 
-    def render(self, capture: Capture, width: int = 160) -> str:
+    def render(self, capture: Capture, width: int = 240) -> str:
         buffer = io.StringIO()
         console = Console(file=buffer, width=width, color_system=None, no_color=True, highlight=False,
                           emoji=False, legacy_windows=False, soft_wrap=False)
         for part in self.renderables(capture):
             console.print(part)
-        return buffer.getvalue()
+        return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
     # -- one root ---------------------------------------------------------------------------------
     def _root_tree(self, view: GraphView, root, shown: set[str]) -> Tree:
@@ -74,9 +74,9 @@ class TreeRenderer:
         if root.step is not None:
             title.append(f" (call #{root.step}", style="dim")
             title.append(f", this line ran {root.calls}×)" if root.calls > 1 else ")", style="dim")
-        if root.raised:
-            title.append(f"  raised {root.raised.splitlines()[0]}", style="bold red")
         tree = Tree(title, guide_style="dim")
+        if root.raised:
+            tree.add(Text(f"✗ this call raised {root.raised.splitlines()[0]}", style="bold red"))
         if vid in shown:
             tree.add(Text("(graph shown above)", style="dim"))
             return tree
@@ -177,7 +177,7 @@ def _kind_detail(view: GraphView, t: TensorInfo) -> str | None:
 
 def _header(capture: Capture) -> Text:
     text = Text("gradscope ", style="bold")
-    text.append(capture.script)
+    text.append(capture.script.replace("\\", "/").rsplit("/", 1)[-1])
     code = capture.exit.get("code")
     text.append(f" · exit {code}")
     exc = capture.exit.get("exception")
@@ -241,7 +241,7 @@ def _format_values(values, shape) -> str:
     return "[" + ", ".join(fmt(v) for v in values) + "]"
 
 
-def render_text(capture: Capture, depth: int | None = DEFAULT_DEPTH, width: int = 160) -> str:
+def render_text(capture: Capture, depth: int | None = DEFAULT_DEPTH, width: int = 240) -> str:
     return TreeRenderer(depth).render(capture, width)
 
 
