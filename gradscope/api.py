@@ -82,8 +82,12 @@ class TraceSession:
         instrumentation = self._instrumentation
         instrumentation.__exit__(exc_type, exc, tb)
         recorder = instrumentation.recorder
+        # The block's code was compiled before tracing began, so its names come from the
+        # caller's namespace as it is now (globals in a notebook cell, locals in a function).
+        namespace = dict(self._namespace)
+        namespace.update(sys._getframe(1).f_locals)
         with instrumentation.suspended():
-            recorder.finish(self._namespace)
+            recorder.finish(namespace)
             exception = None
             if exc is not None:
                 exception = {"type": exc_type.__name__, "message": str(exc), "line": None, "file": None}
