@@ -99,7 +99,7 @@ class Recorder:
         fn = t.grad_fn
         if fn is not None:
             rec.grad_fn = type(fn).__name__
-            rec.node_seq = fn._sequence_nr()
+            rec.node_seq = walk.sequence_nr(fn)
         else:
             rec.grad_fn = None
             rec.node_seq = None

@@ -103,7 +103,9 @@ class Graph:
 
     def _make_node(self, fn, key) -> GraphNode:
         name = type(fn).__name__
-        seq = None if name == "AccumulateGrad" else fn._sequence_nr()
+        seq = None if name == "AccumulateGrad" else sequence_nr(fn)
+        if not isinstance(seq, int):
+            seq = None
         node = GraphNode(key, len(self.nodes), name, seq)
         node.next = [None if nfn is None else _key(nfn) for nfn, _ in fn.next_functions]
         if name == "AccumulateGrad":
@@ -126,6 +128,7 @@ class Graph:
                 node.owner = claimants[0]
             node.claimants = claimants
         node.saved = self._saved(fn, name)
+        self.recorder.facts.on_node(fn, node, self._saved_names.get(type(fn), ()))
         return node
 
     def _saved(self, fn, name) -> list:
@@ -197,7 +200,15 @@ def _key(fn) -> tuple:
     if name == "AccumulateGrad":
         variable = getattr(fn, "variable", None)
         return ("acc", id(variable) if variable is not None else id(fn))
-    return (fn._sequence_nr(), name)
+    return (sequence_nr(fn), name)
+
+
+def sequence_nr(fn):
+    """`_sequence_nr()` is private: a torch without it loses cross-snapshot sharing, not the walk."""
+    try:
+        return fn._sequence_nr()
+    except Exception:  # noqa: BLE001
+        return ("id", id(fn))
 
 
 def _owns(rec, fn) -> bool:
