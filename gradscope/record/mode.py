@@ -14,6 +14,8 @@ import types
 import torch
 from torch.overrides import TorchFunctionMode
 
+from gradscope.record.facts import LOSS_OPS
+
 _Tensor = torch.Tensor
 _MethodWrapper = types.MethodWrapperType
 
@@ -23,6 +25,9 @@ _BACKWARD_CALLS = {
     torch.autograd.grad: "autograd.grad",
 }
 _SET_GRAD = torch._C._set_grad_enabled
+_NoTorchFunction = torch._C.DisableTorchFunction
+# True while torch.compile traces: then this mode traces to a plain call (no graph break, nothing recorded).
+_compiling = torch.compiler.is_compiling
 
 # Reads that never create or change a tensor: skipped before any bookkeeping.
 _PLAIN_READS = frozenset(
@@ -116,6 +121,8 @@ class RecordingMode(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         if kwargs is None:
             kwargs = {}
+        if _compiling():
+            return func(*args, **kwargs)
         recorder = self.recorder
         try:
             name, plain, inplace = self._name(func)
@@ -133,8 +140,10 @@ class RecordingMode(TorchFunctionMode):
                 recorder.failures += 1
             return func(*args, **kwargs)
         try:
-            inputs = _tensors_in(args, kwargs)
-            in_rg = tuple(t.requires_grad for t in inputs)
+            # `ones_like(x)` / `x.new_zeros(n)` read only x's shape and dtype: x is not an input
+            inputs = [] if name.endswith("_like") or name.startswith("new_") else _tensors_in(args, kwargs)
+            with _NoTorchFunction():  # our reads must not reach a subclass's own __torch_function__
+                in_rg = tuple(t.requires_grad for t in inputs)
             grad_mode = torch.is_grad_enabled()
         except Exception:  # noqa: BLE001
             recorder.failures += 1
@@ -161,9 +170,12 @@ class RecordingMode(TorchFunctionMode):
             notable = name in _NOTABLE
             if notable or mutated is not None or isinstance(out, (_Tensor, tuple, list)):
                 file, line = recorder.where(3)
-                recorder.on_op(name, inputs, in_rg, out, mutated, file, line, grad_mode)
-                if notable and args and isinstance(args[0], _Tensor):
-                    recorder.on_notable(name, args[0], file, line)
+                with _NoTorchFunction():
+                    recorder.on_op(name, inputs, in_rg, out, mutated, file, line, grad_mode)
+                    if notable and args and isinstance(args[0], _Tensor):
+                        recorder.on_notable(name, args[0], file, line, out)
+                    if name in LOSS_OPS:
+                        recorder.facts.on_loss(name, args, kwargs, out, file, line)
         except Exception:  # noqa: BLE001
             recorder.failures += 1
         return out
@@ -175,7 +187,18 @@ class RecordingMode(TorchFunctionMode):
         except Exception:  # noqa: BLE001
             recorder.failures += 1
             return func(*args, **kwargs)
-        return recorder.on_backward(call, roots, inputs, func, args, kwargs)
+        with _NoTorchFunction():  # the snapshot's reads must not reach a subclass's __torch_function__
+            return recorder.on_backward(call, roots, inputs, _reenabled(func), args, kwargs)
+
+
+def _reenabled(func):
+    """`func` run with torch functions enabled again, as the user's call would run."""
+
+    def call(*args, **kwargs):
+        with torch._C._EnableTorchFunction():
+            return func(*args, **kwargs)
+
+    return call
 
 
 _NOTABLE = frozenset({"Tensor.grad", "retain_grad"})

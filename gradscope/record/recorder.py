@@ -135,7 +135,7 @@ class Recorder:
             outputs.append(mutated)
         if type(out) is _Tensor or isinstance(out, _Tensor):
             outputs.append(out)
-        elif type(out) in (tuple, list):
+        elif isinstance(out, (tuple, list)):  # also torch.return_types (max, topk, ...)
             outputs.extend(o for o in out if isinstance(o, _Tensor))
         if not outputs:
             return
@@ -172,6 +172,7 @@ class Recorder:
                 rec.cut_line = line
                 rec.cut_op = "inference_mode"
             if op in _DETACHES and in_recs:
+                self.facts.on_detach(op, inputs, file, line)
                 rec.detached_from = in_recs[0] if op != "detach_" else None
                 rec.cut_line = line
                 rec.cut_op = op
