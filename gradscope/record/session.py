@@ -8,15 +8,26 @@ gradscope stays installed after a trace.
 from __future__ import annotations
 
 import threading
+import traceback
+import warnings
 
 import torch
+import torch.fx.traceback as fx_traceback
 
+from gradscope import runner
 from gradscope.record import names
 from gradscope.record.mode import RecordingMode
 from gradscope.record.paths import UserFiles
 from gradscope.record.recorder import Recorder
 
 _NoTorchFunction = torch._C.DisableTorchFunction
+_BINDABLE = (torch.Tensor, torch.nn.Module, torch.optim.Optimizer)
+# torch.compile traces our hooks symbolically; under that check they trace to nothing (no graph break).
+_compiling = torch.compiler.is_compiling
+
+WARNINGS_MAX = 200  # distinct warnings kept in a capture
+# torch warns about our global module hooks when the script compiles a module; plain python would not.
+_OWN_HOOKS_WARNING = ("ignore", r"Using `torch\.compile\(module\)` when there are global hooks", UserWarning)
 
 
 class Instrumentation:
@@ -27,9 +38,15 @@ class Instrumentation:
         self._handles: list = []
         self._mode: RecordingMode | None = None
         self._orig_thread_run = None
+        self._orig_showwarning = None
+        self._shown = None
+        self._orig_format_stack = None
 
     # -- guarded entry points for hooks ----------------------------------------------------------
     def _bind(self, value, name, line, scope):
+        # Runs after every assignment in the user's code: plain Python values leave at once.
+        if not isinstance(value, _BINDABLE) or _compiling():
+            return
         try:
             with _NoTorchFunction():
                 self.recorder.bind(value, name, line, scope)
@@ -40,6 +57,8 @@ class Instrumentation:
         recorder = self.recorder
 
         def hook(*args):
+            if _compiling():
+                return
             try:
                 with _NoTorchFunction():
                     method(*args)
@@ -60,6 +79,8 @@ class Instrumentation:
         names.install_hook(self._bind)
         self.finder.install()
         self._patch_threads()
+        self._patch_warnings()
+        self._patch_stacks()
         self._mode = RecordingMode(rec)
         self._mode.__enter__()
         return self
@@ -70,6 +91,8 @@ class Instrumentation:
                 self._mode.__exit__(None, None, None)
         finally:
             self._mode = None
+            self._unpatch_stacks()
+            self._unpatch_warnings()
             self._unpatch_threads()
             self.finder.remove()
             names.remove_hook()
@@ -99,3 +122,55 @@ class Instrumentation:
         if self._orig_thread_run is not None:
             threading.Thread._bootstrap_inner = self._orig_thread_run
             self._orig_thread_run = None
+
+    # -- warnings: still shown as python shows them, and also kept in the capture --------------
+    def _patch_warnings(self) -> None:
+        original = warnings.showwarning
+        record = self._record_warning
+
+        def showwarning(message, category, filename, lineno, file=None, line=None):
+            record(message, category, filename, lineno)
+            return original(message, category, filename, lineno, file, line)
+
+        self._orig_showwarning, self._shown = original, showwarning
+        warnings.showwarning = showwarning
+        warnings.filterwarnings(_OWN_HOOKS_WARNING[0], message=_OWN_HOOKS_WARNING[1],
+                                category=_OWN_HOOKS_WARNING[2])
+
+    def _record_warning(self, message, category, filename, lineno) -> None:
+        try:
+            kept = self.recorder.warnings
+            entry = {"category": getattr(category, "__name__", str(category)), "message": str(message),
+                     "file": filename or None, "line": lineno if isinstance(lineno, int) else None}
+            if len(kept) < WARNINGS_MAX and entry not in kept:
+                kept.append(entry)
+        except Exception:  # noqa: BLE001
+            self.recorder.failures += 1
+
+    def _unpatch_warnings(self) -> None:
+        if self._shown is None:
+            return
+        if warnings.showwarning is self._shown:  # the script may have replaced it itself: keep theirs
+            warnings.showwarning = self._orig_showwarning
+        for f in list(warnings.filters):
+            if f[0] == "ignore" and f[1] is not None and f[1].pattern == _OWN_HOOKS_WARNING[1]:
+                warnings.filters.remove(f)
+        warnings._filters_mutated()
+        self._orig_showwarning = self._shown = None
+
+    # -- stacks PyTorch prints itself (anomaly mode's forward trace): without gradscope's frames --
+    def _patch_stacks(self) -> None:
+        original = fx_traceback.format_stack
+        self._orig_format_stack = original
+
+        def format_stack() -> list[str]:
+            if fx_traceback.should_preserve_node_meta:
+                return original()
+            return traceback.format_list(runner.strip_own_stack(traceback.extract_stack()[:-1]))
+
+        fx_traceback.format_stack = format_stack
+
+    def _unpatch_stacks(self) -> None:
+        if self._orig_format_stack is not None:
+            fx_traceback.format_stack = self._orig_format_stack
+            self._orig_format_stack = None
