@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean graphviz
+.PHONY: setup demo test bench clean graphviz browser pictures
 
 setup: $(STAMP) graphviz
 
@@ -22,10 +22,24 @@ graphviz:
 	  (apt-get update -qq && apt-get install -y -qq graphviz) >/dev/null 2>&1 || \
 	  echo "warning: could not install Graphviz; SVG/PNG/PDF output will be unavailable"; }
 
+# The HTML test drives a real headless browser (Debian's chromium + chromium-driver).
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	  echo "installing chromium and chromium-driver (for the HTML browser test)"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 || \
+	  echo "warning: could not install chromium/chromium-driver; tests/test_render_html.py will fail"; }
+
+# The README's pictures, drawn by gradscope itself from the samples.
+pictures: setup
+	$(BIN)/gradscope trace --quiet -o docs/detach.svg samples/detach.py >/dev/null
+	$(BIN)/gradscope trace --quiet -o docs/no_grad.svg samples/no_grad.py >/dev/null
+	$(BIN)/gradscope trace --quiet -o docs/legend.svg tests/scripts/all_kinds.py >/dev/null
+	$(BIN)/gradscope trace --quiet -o docs/rnn_5000_steps.svg tests/scripts/rnn_unrolled.py >/dev/null
+
 demo: setup
 	$(BIN)/gradscope trace samples/detach.py
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -51,7 +51,10 @@ def _check_step(step, count) -> None:
     if step is not None and step > count:
         from gradscope.errors import UsageError
 
-        raise UsageError(f"--step {step}: the script called backward only {count} time(s)")
+        if count == 0:
+            raise UsageError(f"--step {step}: the script never called backward; drop --step")
+        raise UsageError(f"--step {step}: the script called backward only {count} time(s); "
+                         f"choose --step between 1 and {count}")
 
 
 class TraceSession:
@@ -120,6 +123,10 @@ class TraceSession:
         return self.capture
 
     def _repr_svg_(self):
+        from gradscope.errors import RenderError
         from gradscope.render.dot import render_svg
 
-        return render_svg(self._require()).decode("utf-8")
+        try:
+            return render_svg(self._require()).decode("utf-8")
+        except RenderError:  # no Graphviz: Jupyter falls back to the text repr
+            return None

@@ -10,15 +10,19 @@ import os
 import sys
 
 from gradscope.capture import Capture
-from gradscope.errors import CaptureError
+from gradscope.errors import CaptureError, RenderError
 from gradscope.output import check_writable, guess_format, write_output
 
 
 def _plan_outputs(outputs: list[str], fmt: str | None) -> list[tuple[str, str]]:
+    from gradscope.render.graph_formats import NEEDS_DOT, require_dot
+
     planned = []
     for path in outputs:
         chosen = guess_format(path, fmt)
         check_writable(path)
+        if chosen in NEEDS_DOT:
+            require_dot(chosen)  # fail before running the script, not after
         planned.append((path, chosen))
     return planned
 
@@ -36,10 +40,19 @@ def _trace(script, module, args, step, roots):
 
 
 def _write_all(capture: Capture, planned, options, console) -> None:
+    """Write every output that can be written (a missing `dot` must not cost the JSON or the text
+    outputs), then report the first failure."""
+    failed = None
     for path, fmt in planned:
-        message = write_output(capture, path, fmt, options)
+        try:
+            message = write_output(capture, path, fmt, options)
+        except RenderError as exc:
+            failed = failed or exc
+            continue
         if console is not None and path != "-":
             console.print(message, highlight=False, markup=False)
+    if failed is not None:
+        raise failed
 
 
 def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, findings, render_options) -> int:
@@ -121,7 +134,8 @@ def load_capture(path: str) -> Capture:
     try:
         return Capture.loads(text)
     except CaptureError as exc:
-        raise CaptureError(f"{path}: {exc}") from None
+        hint = "" if "newer" in str(exc) else "; write a capture with `gradscope trace --json FILE SCRIPT`"
+        raise CaptureError(f"{path}: {exc}{hint}") from None
 
 
 def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 SAVED_PREFIX = "_saved_"
-MAX_CUT_ANCESTRY = 2000  # records followed back from cut inputs, per snapshot
+MAX_CUT_ANCESTRY = 200_000  # records followed back from cut inputs, per snapshot (a guard, not a view limit)
 
 
 @dataclass

@@ -1,0 +1,406 @@
+"""What a picture shows, before any syntax: vertices with their label lines, edges, clusters.
+
+Built from a Capture in passes, each `drawing = pass(drawing, ...)`: the full graph, folding of
+repeated steps (fold.py), collapsing modules below a depth, eliding beyond a node budget. The DOT
+and HTML renderers only format a Drawing, so all of them show the same thing. No torch here.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradscope.analyse.graph import GraphView, shape_text
+from gradscope.analyse.labels import cut_reason
+from gradscope.capture import Capture
+from gradscope.render.fold import Folding, find_runs, module_indices
+
+DEFAULT_MAX_NODES = 500  # beyond this, the rest is one "N nodes elided" vertex
+AUTO_BUDGET = 80  # the default --module-depth is the deepest that keeps the picture under this
+SAVED_SHOWN = 8
+TEXT_MAX = 80
+
+DETAIL_ORDER = ("title", "kind", "name", "parameter", "module", "root", "backward raised", "why cut", "detached from", "grad_fn", "op",
+                "shape", "dtype", "line", "requires_grad", "is_leaf", ".grad at exit", "repeated", "saved", "id")
+CUT_KINDS = ("detached", "no_grad", "inference", "nondiff", "frozen")
+_CALLS = {"backward": ".backward()", "autograd.backward": "autograd.backward()", "autograd.grad": "autograd.grad()",
+          "implicit": "result (no backward call)", "selected": "--root"}
+
+
+@dataclass
+class Vertex:
+    vid: str
+    kind: str  # a tensor kind, or "grad_fn", "module", "elided"
+    title: str
+    lines: list[str] = field(default_factory=list)
+    module: str | None = None
+    root: str | None = None  # how it was backpropagated from, when it is a root
+    run: int | None = None  # index of the repeated step it stands for
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Edge:
+    src: str
+    dst: str
+    grad: bool = True
+    label: str | None = None
+    back: int = 0  # > 0: from that many steps earlier of a folded run
+
+
+@dataclass
+class RunBox:
+    count: int
+    where: str
+    modules: list[str] = field(default_factory=list)  # module path shared by every copy (no varying index)
+
+
+@dataclass
+class Drawing:
+    title: str
+    vertices: dict[str, Vertex] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    runs: dict[int, RunBox] = field(default_factory=dict)
+    module_types: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def build(capture: Capture, options: dict | None = None) -> Drawing:
+    """All passes, as the options ask: fold (unless unfold), collapse modules, elide."""
+    # A big capture is millions of objects; the cyclic GC would rescan them all on every few
+    # thousand allocations here (half the time for a 5,000-step RNN), and nothing here makes cycles.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(capture, options or {})
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(capture: Capture, options: dict) -> Drawing:
+    view = GraphView(capture)
+    drawing = full_graph(capture, view, options.get("saved", False), fold=not options.get("unfold", False))
+    depth = options.get("module_depth")
+    if depth is None:
+        depth = auto_module_depth(drawing)
+        if depth is not None:
+            drawing.notes.append(f"modules below depth {depth} collapsed (--module-depth to change)")
+    if depth is not None:
+        drawing = collapse_modules(drawing, depth)
+    max_nodes = options.get("max_nodes") or DEFAULT_MAX_NODES
+    return elide(drawing, max_nodes)
+
+
+# -- the full graph, folded ------------------------------------------------------------------------
+
+
+def full_graph(capture: Capture, view: GraphView, saved: bool, fold: bool = True) -> Drawing:
+    roots = {f"t{r.tensor}": r for r in capture.roots}
+    vids: list[str] = []
+    seen: set[str] = set()
+    for e in capture.edges:
+        for v in (e.src, e.dst):
+            if v not in seen:
+                seen.add(v)
+                vids.append(v)
+    for v in roots:
+        if v not in seen:
+            seen.add(v)
+            vids.append(v)
+    edges = list({(e.src, e.dst): e for e in capture.edges}.values())
+    folding = find_runs(view, vids, edges, set(roots)) if fold else Folding()
+    drawing = Drawing(title=_title(capture), module_types={m.get("name"): m.get("type") for m in capture.modules
+                                                           if isinstance(m.get("name"), str)})
+    known = set(drawing.module_types)
+    for v in vids:
+        if folding.drawn(v) != v:
+            continue
+        vertex = _vertex(view, v, roots.get(v), saved, known)
+        if v in folding.where:
+            vertex.run = folding.where[v][0]
+        drawing.vertices[v] = vertex
+    for r, run in enumerate(folding.runs):
+        drawing.runs[r] = RunBox(run.count, _run_where(view, run), _shared_modules(view, run, known))
+        for v in run.drawn:
+            drawing.vertices[v].details["repeated"] = f"×{run.count} (one step drawn: the last)"
+    drawing.edges = _folded_edges(edges, folding)
+    if not drawing.vertices:
+        code = capture.exit.get("code")
+        why = f"the script exited with code {code} first" if code else "nothing it computed requires grad"
+        drawing.vertices["empty"] = Vertex("empty", "note", "no autograd graph to draw", [why],
+                                           details={"id": "empty", "title": "no autograd graph", "why": why})
+    if folding.runs:
+        drawing.notes.append("repeated steps drawn once (--unfold to draw them all)")
+    return drawing
+
+
+def _folded_edges(edges, folding: Folding) -> list[Edge]:
+    out: dict[tuple, tuple[Edge, set]] = {}
+    for e in edges:
+        src, dst = folding.drawn(e.src), folding.drawn(e.dst)
+        ws, wd = folding.where.get(e.src), folding.where.get(e.dst)
+        back = wd[1] - ws[1] if ws and wd and ws[0] == wd[0] and wd[1] > ws[1] else 0
+        key = (src, dst, e.flows_grad, e.reason, back)
+        entry = out.get(key)
+        if entry is None:
+            entry = out[key] = (Edge(src, dst, e.flows_grad, _text(e.reason) if not e.flows_grad else None, back),
+                                set())
+        side = wd if wd else ws
+        if side and not back and (not ws or not wd or ws[0] != wd[0]):
+            entry[1].add(side)
+    result = []
+    for edge, steps in out.values():
+        if steps:
+            run = next(iter(steps))[0]
+            count = len(folding.runs[run].steps)
+            if len(steps) < count:
+                which = sorted(j for _, j in steps)
+                note = f"step {which[0] + 1} only" if len(which) == 1 else f"{len(which)} of {count} steps"
+                edge.label = f"{edge.label} · {note}" if edge.label else note
+        if edge.back:
+            note = "from the previous step" if edge.back == 1 else f"from {edge.back} steps back"
+            edge.label = f"{edge.label} · {note}" if edge.label else note
+        result.append(edge)
+    return result
+
+
+def _run_where(view: GraphView, run) -> str:
+    first, last = run.steps[0], run.steps[-1]
+    for a, b in zip(first, last):
+        ma, mb = _module(view, a), _module(view, b)
+        if ma and mb and module_indices(ma) != module_indices(mb):
+            return f"{ma} … {mb}"
+    lines = sorted({view.where(v) for v in last if view.where(v)})
+    return ", ".join(lines[:3]) + (" …" if len(lines) > 3 else "")
+
+
+def _shared_modules(view: GraphView, run, known: set[str]) -> list[str]:
+    """The module clusters a repeated step sits in: those all of its copies share."""
+    shared: list[str] | None = None
+    for vid in run.steps[0] + run.steps[-1]:
+        name = _module(view, vid, known)
+        parts = name.split(".") if name else []
+        path = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        if shared is None:
+            shared = path
+        else:
+            n = 0
+            while n < min(len(shared), len(path)) and shared[n] == path[n]:
+                n += 1
+            shared = shared[:n]
+    return shared or []
+
+
+def _module(view: GraphView, vid: str, known: set[str] | None = None) -> str | None:
+    t = view.tensor_of(vid)
+    if t is not None:
+        if t.param_name and "." in t.param_name:
+            owner = t.param_name.rsplit(".", 1)[0]
+            if known is None or owner in known:
+                return owner
+        return t.module
+    node = view.node_of(vid)
+    return node.module if node is not None else None
+
+
+def _vertex(view: GraphView, vid: str, root, saved: bool, known: set[str]) -> Vertex:
+    t = view.tensor_of(vid)
+    node = view.node_of(vid)
+    where = view.where(vid)
+    details: dict[str, Any] = {"id": vid}
+    if t is not None:
+        title = view.label(vid)
+        kind = t.kind
+        second = kind
+        if t.grad_fn:
+            second += f" · {t.grad_fn}" + (f" ({t.op})" if t.op else "")
+        elif t.op:
+            second += f" · {t.op}"
+        lines = [second]
+        if kind in CUT_KINDS:
+            lines.append(f"cut: {cut_reason(t)}")
+            details["why cut"] = cut_reason(t)
+        lines.append(shape_text(t))
+        details.update({"kind": kind, "name": t.name, "parameter": t.param_name, "grad_fn": t.grad_fn, "op": t.op,
+                        "shape": t.shape, "dtype": t.dtype, "requires_grad": t.requires_grad,
+                        "is_leaf": t.is_leaf})
+        if t.is_leaf and t.requires_grad:
+            details[".grad at exit"] = None if t.grad_is_none is None else ("None" if t.grad_is_none else "set")
+    else:
+        title = node.name if node is not None else vid
+        kind = "grad_fn"
+        lines = [f"grad_fn · {node.op}" if node is not None and node.op else "grad_fn"]
+        details.update({"kind": "grad_fn (no tensor kept)", "grad_fn": title, "op": node.op if node else None})
+    if where:
+        lines.append(where)
+        details["line"] = where
+    module = _module(view, vid, known)
+    if module:
+        details["module"] = module
+    if root is not None:
+        how = _CALLS.get(root.call, root.call)
+        at = f" · line {root.line}" if root.line is not None else ""
+        ran = f" · ran {root.calls}×" if root.calls > 1 else ""
+        details["root"] = f"{how}{at}{ran}"
+        if root.raised:
+            details["backward raised"] = root.raised
+            lines.append(f"backward raised: {root.raised.splitlines()[0] if root.raised.strip() else '?'}")
+    if node is not None and node.saved:
+        entries = [_saved_text(s) for s in node.saved]
+        details["saved"] = entries
+        if saved:
+            lines.extend(f"saved {s}" for s in entries[:SAVED_SHOWN])
+            if len(entries) > SAVED_SHOWN:
+                lines.append(f"… {len(entries) - SAVED_SHOWN} more saved")
+    if t is not None and t.detached_from is not None and t.detached_from in view.tensors:
+        source = view.tensors[t.detached_from]
+        details["detached from"] = view.label(source.vid) + (f" (line {source.line})" if source.line else "")
+    details["title"] = title
+    ordered = {k: details[k] for k in DETAIL_ORDER if k in details}
+    ordered.update(details)
+    return Vertex(vid, kind, _text(title), [_text(x) for x in lines], module,
+                  details.get("root"), details=_drop_empty(ordered))
+
+
+def _saved_text(entry: dict) -> str:
+    name = str(entry.get("name", "?"))
+    if "shape" in entry or "dtype" in entry:
+        shape = entry.get("shape")
+        dims = "[" + ", ".join(str(d) for d in shape) + "]" if isinstance(shape, list) else "[?]"
+        return f"{name}: {dims} {entry.get('dtype') or ''}".rstrip()
+    return f"{name} = {entry.get('value')!r}"
+
+
+def _drop_empty(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None and v != []}
+
+
+def _text(s: str | None) -> str | None:
+    if s is None:
+        return None
+    return s if len(s) <= TEXT_MAX else s[:TEXT_MAX - 1] + "…"
+
+
+def _title(capture: Capture) -> str:
+    n = capture.backward_calls
+    parts = [f"gradscope · {capture.script or 'capture'}", f"{n} backward call{'s' if n != 1 else ''}"]
+    code = capture.exit.get("code")
+    if code:
+        parts.append(f"exit {code}")
+    return " · ".join(parts)
+
+
+# -- module depth ----------------------------------------------------------------------------------
+
+
+def module_depth(name: str) -> int:
+    return name.count(".") + 1
+
+
+def auto_module_depth(drawing: Drawing) -> int | None:
+    """None (everything) when the picture is small enough; else the deepest depth that is."""
+    if len(drawing.vertices) <= AUTO_BUDGET:
+        return None
+    deepest = max((module_depth(v.module) for v in drawing.vertices.values() if v.module), default=0)
+    for depth in range(deepest - 1, 0, -1):
+        if len(collapse_modules(drawing, depth).vertices) <= AUTO_BUDGET:
+            return depth
+    return 1 if deepest else None
+
+
+def collapse_modules(drawing: Drawing, depth: int) -> Drawing:
+    """Everything inside a module at `depth` (submodules included) becomes one box for that module."""
+    box_of: dict[str, str] = {}
+    boxes: dict[str, Vertex] = {}
+    order = {name: i for i, name in enumerate(drawing.module_types)}
+    for v in drawing.vertices.values():  # modules the capture does not list still get stable ids
+        if v.module and v.module not in order:
+            order[v.module] = len(order)
+    for v in drawing.vertices.values():
+        if not v.module or module_depth(v.module) < depth or v.kind in ("module", "elided"):
+            continue
+        name = ".".join(v.module.split(".")[:depth])
+        box_id = f"m{order.setdefault(name, len(order))}" + (f"r{v.run}" if v.run is not None else "")
+        box = boxes.get(box_id)
+        if box is None:
+            mtype = drawing.module_types.get(name)
+            box = boxes[box_id] = Vertex(box_id, "module", _text(name), [mtype or "module"], name, run=v.run,
+                                         details={"id": box_id, "kind": "module (collapsed)", "module": name,
+                                                  "type": mtype, "title": name, "members": 0, "parameters": 0})
+            if v.run is not None:
+                box.details["repeated"] = v.details.get("repeated")
+        box.details["members"] += 1
+        if v.kind in ("parameter", "frozen"):
+            box.details["parameters"] += 1
+        if v.root:
+            box.root = box.details["root"] = v.root
+        box_of[v.vid] = box_id
+    if not boxes:
+        return drawing
+    for box in boxes.values():
+        box.lines.append(f"{box.details['members']} vertices, {box.details['parameters']} parameters")
+    out = Drawing(drawing.title, runs=drawing.runs, module_types=drawing.module_types, notes=list(drawing.notes))
+    for v in drawing.vertices.values():
+        target = box_of.get(v.vid)
+        if target is None:
+            out.vertices[v.vid] = v
+        elif target not in out.vertices:
+            out.vertices[target] = boxes[target]
+    out.edges = _remap_edges(drawing.edges, box_of)
+    return out
+
+
+def _remap_edges(edges: list[Edge], mapping: dict[str, str]) -> list[Edge]:
+    seen: dict[tuple, Edge] = {}
+    for e in edges:
+        src, dst = mapping.get(e.src, e.src), mapping.get(e.dst, e.dst)
+        if src == dst and not e.back:
+            continue
+        key = (src, dst, e.grad, e.label, e.back)
+        if key not in seen:
+            seen[key] = Edge(src, dst, e.grad, e.label, e.back)
+    return list(seen.values())
+
+
+# -- node budget -----------------------------------------------------------------------------------
+
+
+def elide(drawing: Drawing, max_nodes: int) -> Drawing:
+    """Keep the `max_nodes` vertices nearest the roots; the rest become one counted vertex."""
+    if len(drawing.vertices) <= max_nodes:
+        return drawing
+    inputs: dict[str, list[str]] = {}
+    has_consumer: set[str] = set()
+    for e in drawing.edges:
+        inputs.setdefault(e.dst, []).append(e.src)
+        has_consumer.add(e.src)
+    starts = [v for v, x in drawing.vertices.items() if x.root] + \
+             [v for v in drawing.vertices if v not in has_consumer] + list(drawing.vertices)
+    kept: dict[str, None] = {}
+    queue_i, queue = 0, []
+    for s in starts:
+        if len(kept) >= max_nodes:
+            break
+        if s in kept:
+            continue
+        kept[s] = None
+        queue.append(s)
+        while queue_i < len(queue) and len(kept) < max_nodes:
+            for src in inputs.get(queue[queue_i], []):
+                if src not in kept and len(kept) < max_nodes:
+                    kept[src] = None
+                    queue.append(src)
+            queue_i += 1
+    hidden = len(drawing.vertices) - len(kept)
+    out = Drawing(drawing.title, runs=drawing.runs, module_types=drawing.module_types, notes=list(drawing.notes))
+    for v in kept:
+        out.vertices[v] = drawing.vertices[v]
+    out.vertices["elided"] = Vertex("elided", "elided", f"{hidden} nodes elided", [f"--max-nodes {max_nodes}"],
+                                    details={"id": "elided", "kind": "elided", "title": f"{hidden} nodes elided",
+                                             "hint": "raise --max-nodes to draw them"})
+    out.notes.append(f"{hidden} nodes elided (--max-nodes {max_nodes})")
+    mapping = {v: "elided" for v in drawing.vertices if v not in kept}
+    out.edges = [e for e in _remap_edges(drawing.edges, mapping) if not (e.src == e.dst == "elided")]
+    return out

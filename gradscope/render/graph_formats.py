@@ -1,0 +1,57 @@
+"""Graph pictures: DOT text, and SVG/PNG/PDF/HTML laid out by Graphviz's `dot` program.
+
+`dot` runs as a subprocess with a timeout; when it is missing, only the formats that need it
+fail, with one line saying how to install it (DOT and JSON never need it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from gradscope.capture import Capture
+from gradscope.errors import RenderError
+from gradscope.render.dot import render_dot
+
+DOT_TIMEOUT_S = 120
+INSTALL_HINT = ("Graphviz's `dot` program is needed for {fmt} output but was not found on PATH; install Graphviz "
+                "(Debian/Ubuntu: apt-get install graphviz, macOS: brew install graphviz) or write .dot/.json instead")
+
+
+def render(capture: Capture, fmt: str, options: dict) -> bytes:
+    if fmt == "dot":
+        return render_dot(capture, options).encode("utf-8")
+    if fmt in ("svg", "png", "pdf"):
+        return run_dot(render_dot(capture, options), fmt)
+    if fmt == "html":
+        from gradscope.render.html import render_html
+
+        return render_html(capture, options).encode("utf-8")
+    raise RenderError(f"unknown picture format {fmt!r}")
+
+
+NEEDS_DOT = frozenset({"svg", "png", "pdf", "html"})
+
+
+def require_dot(fmt: str) -> str:
+    """The path of `dot`, or a RenderError saying how to install it (checked before a trace runs)."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise RenderError(INSTALL_HINT.format(fmt=fmt.upper()))
+    return exe
+
+
+def run_dot(text: str, fmt: str) -> bytes:
+    exe = require_dot(fmt)
+    try:
+        proc = subprocess.run([exe, f"-T{fmt}"], input=text.encode("utf-8"), capture_output=True,
+                              timeout=DOT_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"Graphviz took more than {DOT_TIMEOUT_S} s to lay out the graph; try --max-nodes, "
+                          "--module-depth, or write .dot") from None
+    except OSError as exc:
+        raise RenderError(f"could not run Graphviz's dot: {exc.strerror}") from None
+    if proc.returncode != 0 or not proc.stdout:
+        problem = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RenderError(f"Graphviz's dot failed: {problem[0] if problem else f'exit {proc.returncode}'}")
+    return proc.stdout
