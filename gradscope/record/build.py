@@ -13,11 +13,14 @@ import torch
 
 from gradscope.analyse.labels import classify, cut_reason
 from gradscope.capture import Capture, EdgeInfo, NodeInfo, RootInfo, TensorInfo
+from gradscope.record.records import TensorRecord
 from gradscope.record.recorder import GRAD_VALUES_MAX, Recorder
+from gradscope.record.walk import without_gc
 
 _SCALAR_TYPES = (bool, int, float)
 
 
+@without_gc
 def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info: dict) -> Capture:
     recorder.name_modules()
     qualnames = recorder.module_qualnames
@@ -56,7 +59,10 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
     for rec in getattr(recorder, "variables", {}).values():
         include(rec)
     for event in recorder.events:
-        include(event["tensor"]) if event.get("tensor") is not None else None
+        for value in event.values():
+            for item in (value if isinstance(value, list) else [value]):
+                if isinstance(item, TensorRecord):
+                    include(item)
     for entry in recorder.optimizer_entries.values():
         for rec in entry["params"]:
             include(rec)
@@ -223,8 +229,10 @@ def _saved_entry(entry: dict, cid) -> dict:
 def _event_json(event: dict, cid, display) -> dict:
     out = {}
     for key, value in event.items():
-        if key == "tensor":
-            out[key] = cid.get(value.id) if value is not None else None
+        if isinstance(value, TensorRecord):
+            out[key] = cid.get(value.id)
+        elif isinstance(value, list) and any(isinstance(v, TensorRecord) for v in value):
+            out[key] = [cid[v.id] for v in value if isinstance(v, TensorRecord) and v.id in cid]
         elif key == "file":
             out[key] = display(value) if value else None
         else:

@@ -82,7 +82,8 @@ class Recorder:
         ref.key = id(t)
         rec.ref = ref
         self.live[id(t)] = [ref, rec, event]
-        if type(t) is _Parameter or isinstance(t, _Parameter):
+        kind = type(t)  # Parameter's isinstance is slow (a metaclass check): plain tensors skip it
+        if kind is _Parameter or (kind is not _Tensor and isinstance(t, _Parameter)):
             rec.is_parameter = True
         return rec
 
@@ -110,10 +111,15 @@ class Recorder:
     # -- where in the user's code are we? ----------------------------------------------------
     def user_frame(self, depth: int = 2):
         """The innermost frame in the user's files (or None), walking up from our caller's caller."""
-        is_user = self.user_files.is_user_code
+        files = self.user_files
+        decided = files._by_code  # the per-code-object cache, read inline: this runs for every op
         f = sys._getframe(depth)
         while f is not None:
-            if is_user(f.f_code):
+            code = f.f_code
+            known = decided.get(code)
+            if known is None:
+                known = files.is_user_code(code)
+            if known:
                 return f
             f = f.f_back
         return None
@@ -298,7 +304,8 @@ class Recorder:
         Runs at each recorded backward call and at exit: a model local to `train()` is gone by the
         end of the script, but its parameters must still carry their qualified names.
         """
-        modules = list(self.modules)
+        # torch.compile's wrapper is transparent: its module is named after the user's own variable
+        modules = [m for m in self.modules if id(getattr(m, "_orig_mod", None)) not in self.module_names]
         nested = set()
         for m in modules:
             for sub in m.modules():
@@ -309,7 +316,7 @@ class Recorder:
         for root in roots:
             prefix = self.module_names.get(id(root), "")
             for qual, sub in root.named_modules(prefix=prefix):
-                qual = qual or type(sub).__name__
+                qual = qual.replace("._orig_mod", "") or type(sub).__name__
                 self.module_qualnames[id(sub)] = qual
                 params = []
                 for p in sub.parameters(recurse=False):
@@ -322,7 +329,7 @@ class Recorder:
             for pname, p in root.named_parameters(prefix=prefix):
                 rec = self.lookup(p)
                 if rec is not None and rec.param_name is None:
-                    rec.param_name = pname
+                    rec.param_name = pname.replace("._orig_mod", "")
         for name, ref in self.optimizers:
             opt = ref()
             if opt is not None:

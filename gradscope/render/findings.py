@@ -57,6 +57,8 @@ def print_explanation(explanation, console: Console) -> None:
             line.append(f", got a gradient: {t['grad']}")
         if t.get("cut"):
             line.append(f", {t['cut']}")
+        if t.get("objects", 1) > 1:
+            line.append(f" ({t['objects']} tensors, one per run of that line)")
         console.print(line)
     for root in explanation["roots"]:
         console.print(Text(f"  from {root['root']} ({root['call']} at line {root['line']}):"))

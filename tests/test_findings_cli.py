@@ -1,0 +1,63 @@
+"""`gradscope explain` and the Findings section of `trace`, as a user runs them (subprocesses), and
+the `--tensor` account rendered in-process."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from conftest import SAMPLES, run_gradscope
+from gradscope.analyse.findings import explain_tensor, find_all
+from gradscope.api import trace_target
+from gradscope.render.findings import findings_json, print_explanation
+from gradscope.runner import resolve_script
+
+
+def test_explain_script_prints_findings_writes_json_and_keeps_the_exit_code(tmp_path):
+    out = tmp_path / "f.json"
+    script = SAMPLES / "findings" / "gs501_inplace_saved.py"
+    proc = run_gradscope("explain", "--json", out, "--tensor", "gate", script)
+    assert proc.returncode == 1  # the script's own error, as python gives it
+    assert "modified by an inplace operation" in proc.stderr  # the user's traceback is still shown
+    assert "GS501 error" in proc.stderr and "Tensor gate" in proc.stderr
+    data = json.loads(out.read_text())
+    (finding,) = data["findings"]
+    assert set(finding) == {"code", "severity", "title", "lines", "tensors", "message", "fix"}
+    assert finding["code"] == "GS501" and finding["severity"] == "error"
+    source = script.read_text().splitlines()
+    assert "gate.mul_(0.5)" in source[finding["lines"][0] - 1]
+
+
+def test_trace_section_saved_capture_and_no_findings(tmp_path):
+    script = SAMPLES / "findings" / "gs203_detached_features.py"
+    capture = tmp_path / "c.json"
+    proc = run_gradscope("trace", "--json", capture, script)
+    assert proc.returncode == 0, proc.stderr
+    assert "Findings" in proc.stderr and "GS203 warning" in proc.stderr
+    out = tmp_path / "f.json"
+    proc = run_gradscope("explain", "--json", out, capture)
+    assert proc.returncode == 0, proc.stderr
+    assert [f["code"] for f in json.loads(out.read_text())["findings"]] == ["GS203"]
+    proc = run_gradscope("trace", "--no-findings", script)
+    assert proc.returncode == 0 and "Findings" not in proc.stderr and "GS203" not in proc.stderr
+
+
+def test_json_is_an_empty_list_when_there_is_nothing_to_say():
+    capture = trace_target(resolve_script(str(SAMPLES / "training_loop.py")), []).capture
+    assert findings_json(find_all(capture)) == {"findings": []}
+
+
+def test_explain_tensor_lists_paths_and_cuts():
+    capture = trace_target(resolve_script(str(SAMPLES / "detach.py")), []).capture
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, no_color=True)
+    for name in ("x", "y", "nope"):
+        print_explanation(explain_tensor(capture, name), console)
+    text = buffer.getvalue()
+    x_part = text[text.index("Tensor x"):text.index("Tensor y")]
+    assert "cut" in x_part and "detach() · line 13" in x_part
+    y_part = text[text.index("Tensor y"):text.index("Tensor nope")]
+    assert "flows" in y_part and "cut " not in y_part
+    assert "no tensor named 'nope'" in text
