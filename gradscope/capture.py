@@ -281,7 +281,7 @@ def _check_value(annotation: str, value: Any, where: str) -> None:
         if "None" in annotation:
             return
         raise CaptureError(f"malformed capture: {where} must not be null")
-    base = annotation.replace(" | None", "")
+    base = annotation.removesuffix(" | None")  # only the outer one: list[bool | None] keeps its inner None
     if base in _FIELD_TYPES:
         _typed(value, _FIELD_TYPES[base], where)
     elif base.startswith("list["):

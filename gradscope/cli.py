@@ -42,6 +42,8 @@ def trace(
     max_nodes: Optional[int] = typer.Option(None, "--max-nodes", min=1, help="Elide pictures beyond this many nodes."),
     saved: bool = typer.Option(False, "--saved", help="Show saved tensors in pictures."),
     unfold: bool = typer.Option(False, "--unfold", help="Draw repeated steps one by one instead of folding them."),
+    rank: int = typer.Option(0, "--rank", min=0, help="Under torchrun: the rank that prints the report (each "
+                             "rank writes its own files, e.g. cap.rank1.json)."),
 ) -> None:
     """Run SCRIPT under instrumentation and report its autograd graph."""
     from gradscope import commands
@@ -55,7 +57,7 @@ def trace(
                "unfold": unfold}
     code = commands.trace(script=script, module=module, args=args, json_path=json_path, outputs=outputs,
                           fmt=fmt, quiet=quiet, roots=roots, step=step, findings=not no_findings,
-                          render_options=options)
+                          render_options=options, report_rank=rank)
     raise typer.Exit(code)
 
 
@@ -111,7 +113,9 @@ def main(argv: list[str] | None = None) -> None:
         print(exc.ctx.get_help() if exc.ctx else str(exc))
         sys.exit(0)
     except click_exceptions.ClickException as exc:
-        print(f"gradscope: error: {exc.format_message()}", file=sys.stderr)
+        ctx = getattr(exc, "ctx", None)
+        hint = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+        print(f"gradscope: error: {exc.format_message().rstrip('.')}{hint}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except (typer.Exit, getattr(click_exceptions, "Exit", typer.Exit)) as exc:
         sys.exit(exc.exit_code)

@@ -55,9 +55,31 @@ def _write_all(capture: Capture, planned, options, console) -> None:
         raise failed
 
 
-def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, findings, render_options) -> int:
+def distributed_rank() -> tuple[int, int] | None:
+    """(rank, world size) when a launcher such as torchrun set RANK and WORLD_SIZE, else None."""
+    try:
+        return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    except (KeyError, ValueError):
+        return None
+
+
+def per_rank_path(path: str, rank: int) -> str:
+    """`cap.json` -> `cap.rank0.json`: each process of a distributed run writes its own files."""
+    if path == "-":
+        return path
+    stem, ext = os.path.splitext(path)
+    return f"{stem}.rank{rank}{ext}"
+
+
+def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, findings, render_options,
+          report_rank: int = 0) -> int:
     from gradscope.console import stderr_console
 
+    ranks = distributed_rank()
+    if ranks is not None:  # every rank traces and writes; one prints (the others would interleave)
+        outputs = [per_rank_path(path, ranks[0]) for path in outputs]
+        json_path = per_rank_path(json_path, ranks[0]) if json_path else json_path
+        quiet = quiet or ranks[0] != report_rank
     planned = _plan_outputs(outputs, fmt)
     if json_path:
         check_writable(json_path)
@@ -68,6 +90,9 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
         from gradscope.render.tree import print_report
 
         sys.stdout.flush()
+        if ranks is not None:
+            console.print(f"gradscope: the report below is rank {ranks[0]}'s (of {ranks[1]}); every rank wrote "
+                          "its own files, named *.rank<N>.*", highlight=False, markup=False)
         print_report(result.capture, console, depth=render_options.get("depth"))
         if findings:
             _print_findings(result.capture, console)

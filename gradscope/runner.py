@@ -23,6 +23,7 @@ from gradscope.errors import ScriptNotFound, UsageError
 
 _GRADSCOPE_DIR = os.path.dirname(os.path.abspath(__file__))
 _TORCH_OVERRIDES = os.path.join("torch", "overrides.py")
+_MODULE_FIX = "check the name, and run gradscope from the folder python -m would be run from"
 
 
 @dataclass
@@ -50,7 +51,7 @@ class RunResult:
 
 def resolve_script(script: str) -> Target:
     if not os.path.exists(script):
-        raise ScriptNotFound(f"no such script: {script}")
+        raise ScriptNotFound(f"no such script: {script}; check the path (or use -m to run a module)")
     if os.path.isdir(script):
         raise UsageError(f"{script} is a directory; give the path of a .py script (or use -m for a package)")
     path = os.path.abspath(script)
@@ -59,17 +60,19 @@ def resolve_script(script: str) -> Target:
 
 def resolve_module(name: str) -> Target:
     cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
+    saved = list(sys.path)
+    sys.path.insert(0, cwd)  # as python -m searches; run() sets it again for the module itself
     try:
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.submodule_search_locations is not None:
             spec = importlib.util.find_spec(name + ".__main__")
             name = name + ".__main__"
     except (ImportError, ValueError) as exc:
-        raise ScriptNotFound(f"no module named {name} ({exc})") from None
+        raise ScriptNotFound(f"no module named {name} ({exc}); {_MODULE_FIX}") from None
+    finally:
+        sys.path[:] = saved
     if spec is None or not spec.origin or not os.path.isfile(spec.origin):
-        raise ScriptNotFound(f"no module named {name}")
+        raise ScriptNotFound(f"no module named {name}; {_MODULE_FIX}")
     return Target(path=spec.origin, argv0=spec.origin, path0=cwd, module_name=name, spec=spec)
 
 
@@ -105,6 +108,7 @@ def run(target: Target, args: list[str], compile_source: Callable[[bytes, str], 
         try:
             code = compile_source(read_source(target), target.path)
         except SyntaxError as exc:
+            exc.__traceback__ = None  # python reports a script's syntax error without a traceback
             _print_user_exception(exc)
             result.exit_code = 1
             result.exception = _exception_info(exc, target.path)
@@ -159,32 +163,49 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
+def _own_frames(frames: list[tuple[str, str]]) -> list[bool]:
+    """For (filename, function name) pairs, outermost first: True for each frame plain python
+    would not have — gradscope's own, the warnings trampoline, and the detour through torch's
+    `handle_torch_function` that only exists because a mode is active."""
+    own = []
+    for i, (filename, name) in enumerate(frames):
+        following = frames[i + 1][0] if i + 1 < len(frames) else ""
+        own.append(
+            os.path.abspath(filename).startswith(_GRADSCOPE_DIR + os.sep)
+            or name == "__gradscope_call__"  # see record/mode.py: _impersonate
+            or filename.endswith(_TORCH_OVERRIDES)
+            or following.endswith(_TORCH_OVERRIDES)  # the entry frame that handed the call over
+        )
+    return own
+
+
 def strip_own_frames(tb):
-    """The traceback chain as plain python would show it: without gradscope's frames, and without
-    the detour through torch's `handle_torch_function` that only exists because a mode is active."""
+    """The traceback chain as plain python would show it (see `_own_frames`)."""
     chain = []
     while tb is not None:
         chain.append(tb)
         tb = tb.tb_next
-    frames = []
-    for i, tb in enumerate(chain):
-        code = tb.tb_frame.f_code
-        if os.path.abspath(code.co_filename).startswith(_GRADSCOPE_DIR + os.sep):
-            continue
-        if code.co_name == "__gradscope_call__":  # see record/mode.py: _impersonate
-            continue
-        if code.co_filename.endswith(_TORCH_OVERRIDES):
-            continue
-        following = chain[i + 1].tb_frame.f_code.co_filename if i + 1 < len(chain) else ""
-        if following.endswith(_TORCH_OVERRIDES):
-            continue  # the entry frame that handed the call to handle_torch_function
-        frames.append(tb)
+    own = _own_frames([(t.tb_frame.f_code.co_filename, t.tb_frame.f_code.co_name) for t in chain])
+    frames = [t for t, mine in zip(chain, own) if not mine]
     for first, second in zip(frames, frames[1:]):
         first.tb_next = second
     if frames:
         frames[-1].tb_next = None
         return frames[0]
     return None
+
+
+def strip_own_stack(stack: list) -> list:
+    """A `traceback.extract_stack()` list as plain python would show it: starting at the script
+    (not at gradscope's command line) and without gradscope's frames. Used for the stacks PyTorch
+    prints itself, such as anomaly mode's "Traceback of forward call"."""
+    start = 0
+    for i, frame in enumerate(stack):
+        if frame.filename == __file__ and frame.name == "execute":
+            start = i + 1
+    stack = stack[start:]
+    own = _own_frames([(f.filename, f.name) for f in stack])
+    return [f for f, mine in zip(stack, own) if not mine]
 
 
 def _print_user_exception(exc: BaseException) -> None:

@@ -32,9 +32,10 @@ def test_roots_per_call_site_with_counts(tmp_path):
     # loss.backward() inside step() ran 5 times (first graph kept), then aux.backward() once
     assert roots == [("loss", "step", 12, 5, 1), ("aux", None, 20, 1, 6)]
     assert capture["backward_calls"] == 6
-    weights = [t for t in capture["tensors"] if t["name"] == "weights"]
-    assert [(t["scope"], t["line"], t["kind"]) for t in weights] == [("make", 6, "leaf")]
-    assert capture["variables"]["w"] == weights[0]["id"]  # the same tensor, returned and rebound
+    # made as `weights` inside make(), returned and bound to `w` at module level: named `w`
+    assert not [t for t in capture["tensors"] if t["name"] == "weights"]
+    w = tensors[capture["variables"]["w"]]
+    assert (w["name"], w["scope"], w["line"], w["kind"]) == ("w", None, 6, "leaf")
 
 
 def test_step_selects_the_nth_backward(tmp_path):
@@ -46,7 +47,8 @@ def test_step_selects_the_nth_backward(tmp_path):
 def test_step_beyond_backward_calls_is_an_error(tmp_path):
     proc = run_gradscope("trace", "--quiet", "--step", "99", SCRIPTS / "functions_and_roots.py")
     assert proc.returncode != 0
-    assert proc.stderr.strip().splitlines()[-1] == "gradscope: error: --step 99: the script called backward only 6 time(s)"
+    assert proc.stderr.strip().splitlines()[-1] == ("gradscope: error: --step 99: the script called backward only 6 "
+                                                   "time(s); choose --step between 1 and 6")
     assert "Traceback" not in proc.stderr
 
 

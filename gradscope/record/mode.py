@@ -187,16 +187,21 @@ class RecordingMode(TorchFunctionMode):
         except Exception:  # noqa: BLE001
             recorder.failures += 1
             return func(*args, **kwargs)
+        state = torch._C._get_torch_function_state()
         with _NoTorchFunction():  # the snapshot's reads must not reach a subclass's __torch_function__
-            return recorder.on_backward(call, roots, inputs, _reenabled(func), args, kwargs)
+            return recorder.on_backward(call, roots, inputs, _in_state(func, state), args, kwargs)
 
 
-def _reenabled(func):
-    """`func` run with torch functions enabled again, as the user's call would run."""
+def _in_state(func, state):
+    """`func` run with the torch-function state the user's call had (see `_backward`)."""
 
     def call(*args, **kwargs):
-        with torch._C._EnableTorchFunction():
+        before = torch._C._get_torch_function_state()
+        torch._C._set_torch_function_state(state)
+        try:
             return func(*args, **kwargs)
+        finally:
+            torch._C._set_torch_function_state(before)
 
     return call
 

@@ -36,6 +36,7 @@ class UserFiles:
         self.excluded = _installed_dirs() + (_GRADSCOPE_DIR,)
         self._by_code: dict = {}
         self._by_name: dict[str, bool] = {}
+        self._display: dict[str, str] = {}  # display_path runs for every tensor and node of a capture
         self.extra_files: set[str] = set()  # e.g. a notebook cell traced with the Python API
 
     def is_user_file(self, filename: str) -> bool:
@@ -75,6 +76,12 @@ class UserFiles:
 
     def display_path(self, filename: str) -> str:
         """A stable, short path for reports: relative to the first user root when inside it."""
+        known = self._display.get(filename)
+        if known is None:
+            known = self._display[filename] = self._display_path(filename)
+        return known
+
+    def _display_path(self, filename: str) -> str:
         path = os.path.realpath(filename)
         for root in self.roots:
             if path.startswith(root.rstrip(os.sep) + os.sep):

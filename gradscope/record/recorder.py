@@ -262,7 +262,7 @@ class Recorder:
             if rec is None:
                 f = self.user_frame(2)
                 rec = self.record_for(value, f.f_code.co_filename if f else None, line)
-            if rec.name is None:
+            if rec.name is None or _outer_binding(rec.scope, scope):
                 rec.name, rec.scope, rec.bind_line = name, scope, line
             if "loss" in name.lower():
                 self.facts.on_bind(value, name, line)
@@ -464,6 +464,20 @@ class Recorder:
 
 _DETACHES = frozenset({"detach", "detach_", "Tensor.data"})
 _DETACH_INPLACE = frozenset({"detach_", "requires_grad_", "Tensor.requires_grad="})
+
+
+def _outer_binding(old_scope, new_scope) -> bool:
+    """Does a later binding name the tensor better than the first one?
+
+    The first name wins, except that a name in the caller's own code beats one given inside a
+    method (a module's or a custom Function's `forward`) or inside a helper that returned it to
+    module level: `w = make()` is `w`, `y = MyFn.apply(x)` is `y`, not `result` from `forward`.
+    """
+    if old_scope is None:
+        return False
+    if new_scope is None:
+        return True
+    return "." in old_scope and "." not in new_scope
 
 
 def _grad_token(t):

@@ -1,12 +1,15 @@
 """Install and remove every piece of instrumentation as one unit.
 
-`Instrumentation` is a context manager: on exit (normal or not) it removes the function mode,
-the module hooks, the binding hook and the import hook, in reverse order, so that nothing of
-gradscope stays installed after a trace.
+`Instrumentation` is a context manager: on exit (normal or not, or when installing fails half
+way) it removes the function mode, the patches (threads, warnings, PyTorch's stack formatter), the
+import hook, the binding hook and the module hooks, so that nothing of gradscope stays installed.
+The patches keep the script's behaviour as under python: new threads get their own mode, warnings
+are still shown (and recorded), anomaly mode's forward traces show no gradscope frame.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import traceback
 import warnings
@@ -15,7 +18,7 @@ import torch
 import torch.fx.traceback as fx_traceback
 
 from gradscope import runner
-from gradscope.record import names
+from gradscope.record import mode, names
 from gradscope.record.mode import RecordingMode
 from gradscope.record.paths import UserFiles
 from gradscope.record.recorder import Recorder
@@ -31,6 +34,9 @@ _OWN_HOOKS_WARNING = ("ignore", r"Using `torch\.compile\(module\)` when there ar
 
 
 class Instrumentation:
+    active: Instrumentation | None = None  # the one installed now (read by forked children)
+    _fork_hook = False
+
     def __init__(self, user_roots: list[str], *, step: int | None = None, root_names=()):
         self.user_files = UserFiles(user_roots)
         self.recorder = Recorder(self.user_files, step=step, root_names=tuple(root_names))
@@ -69,6 +75,14 @@ class Instrumentation:
 
     # -- install / remove ---------------------------------------------------------------------
     def __enter__(self) -> Instrumentation:
+        try:
+            self._install()
+        except BaseException:
+            self.__exit__(None, None, None)  # a half-installed instrumentation is removed too
+            raise
+        return self
+
+    def _install(self) -> None:
         rec = self.recorder
         modhooks = torch.nn.modules.module
         self._handles = [
@@ -81,16 +95,23 @@ class Instrumentation:
         self._patch_threads()
         self._patch_warnings()
         self._patch_stacks()
-        self._mode = RecordingMode(rec)
-        self._mode.__enter__()
-        return self
+        recording = RecordingMode(rec)
+        recording.__enter__()
+        self._mode = recording
+        if hasattr(os, "register_at_fork") and not Instrumentation._fork_hook:
+            os.register_at_fork(after_in_child=_stop_recording_in_child)  # cannot be unregistered: once
+            Instrumentation._fork_hook = True
+        Instrumentation.active = self
 
     def __exit__(self, *exc) -> None:
+        if Instrumentation.active is self:
+            Instrumentation.active = None
         try:
             if self._mode is not None:
                 self._mode.__exit__(None, None, None)
         finally:
             self._mode = None
+            mode._trampolines.clear()  # they hold the script's globals: its tensors must be freed
             self._unpatch_stacks()
             self._unpatch_warnings()
             self._unpatch_threads()
@@ -101,7 +122,7 @@ class Instrumentation:
             self._handles = []
 
     def suspended(self):
-        """Turn recording off for a block (used around torch.compile'd code and our own work)."""
+        """Turn recording off for a block (our own work after the run: building the capture)."""
         return _NoTorchFunction()
 
     # -- threads: a TorchFunctionMode is per thread, so each new thread gets its own ------------
@@ -155,7 +176,7 @@ class Instrumentation:
         for f in list(warnings.filters):
             if f[0] == "ignore" and f[1] is not None and f[1].pattern == _OWN_HOOKS_WARNING[1]:
                 warnings.filters.remove(f)
-        warnings._filters_mutated()
+        getattr(warnings, "_filters_mutated", lambda: None)()  # invalidate the filter cache (CPython)
         self._orig_showwarning = self._shown = None
 
     # -- stacks PyTorch prints itself (anomaly mode's forward trace): without gradscope's frames --
@@ -174,3 +195,20 @@ class Instrumentation:
         if self._orig_format_stack is not None:
             fx_traceback.format_stack = self._orig_format_stack
             self._orig_format_stack = None
+
+
+def _stop_recording_in_child() -> None:
+    """A forked child (a DataLoader worker) does not report back: it runs without our mode, as the
+    script would. Only the mode is removed; the hooks are cheap and guarded."""
+    instrumentation = Instrumentation.active
+    if instrumentation is None or instrumentation._mode is None:
+        return
+    try:
+        from torch.overrides import _get_current_function_mode_stack
+
+        stack = _get_current_function_mode_stack()
+        if stack and stack[-1] is instrumentation._mode:
+            instrumentation._mode.__exit__(None, None, None)
+            instrumentation._mode = None
+    except Exception:  # noqa: BLE001
+        pass

@@ -1,0 +1,2 @@
+print("calling exit()")
+exit()
