@@ -40,7 +40,7 @@ demo: setup
 	$(BIN)/gradscope trace samples/detach.py
 
 test: setup browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: setup
 	$(BIN)/python -m bench
