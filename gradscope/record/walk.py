@@ -15,9 +15,15 @@ import functools
 import gc
 from dataclasses import dataclass, field
 
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
+
 import torch
 
 SAVED_PREFIX = "_saved_"
+STACK_BYTES_PER_NODE = 512  # C stack torch uses per node when it frees a walked graph (measured <= 280)
 MAX_CUT_ANCESTRY = 200_000  # records followed back from cut inputs, per snapshot (a guard, not a view limit)
 
 
@@ -92,6 +98,7 @@ class Graph:
                 self._walk(fn, snap, seen_cut)
             elif not t.requires_grad:
                 self._follow_cut(rec, snap, seen_cut)
+        stack_for_freeing(len(self.nodes))
         return snap
 
     # -- the node walk -----------------------------------------------------------------------
@@ -240,6 +247,28 @@ def _owns(rec, fn) -> bool:
     return t is not None and t.grad_fn is fn
 
 
+def stack_for_freeing(nodes: int) -> None:
+    """Make room on the C stack for PyTorch to free a graph we walked.
+
+    Walking `next_functions` gives every node a Python wrapper, and torch (2.13) then frees such a
+    graph recursively through the wrappers instead of with its iterative deleter: an RNN unrolled
+    20,000 steps (120k nodes) overflowed the default 8 MiB stack and crashed the process when the
+    script dropped it, with or without gradscope's other code. Linux grows the main thread's stack on
+    demand up to the soft limit, so raise that limit (never above the hard one) to fit the graph.
+    """
+    if resource is None:
+        return
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+        need = (8 << 20) + nodes * STACK_BYTES_PER_NODE
+        if hard != resource.RLIM_INFINITY:
+            need = min(need, hard)
+        if soft != resource.RLIM_INFINITY and need > soft:
+            resource.setrlimit(resource.RLIMIT_STACK, (need, hard))
+    except (ValueError, OSError):
+        pass
+
+
 def reachable_tensor_ids(recorder, t) -> set[int]:
     """Record ids of the tensors reachable from `t` through its graph (for choosing implicit roots)."""
     out: set[int] = set()
@@ -264,4 +293,5 @@ def reachable_tensor_ids(recorder, t) -> set[int]:
         if event is not None:
             out.update(r.id for r in event.outputs)
         stack.extend(nfn for nfn, _ in fn.next_functions if nfn is not None)
+    stack_for_freeing(len(seen))
     return out

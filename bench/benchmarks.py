@@ -1,0 +1,167 @@
+"""The benchmarks of issue 6. Each returns rows: (benchmark, figure, value text, target text, met).
+
+`met` is True/False against the target, or None for figures that are context, not targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+from bench.harness import GRADSCOPE, PY, ROOT, alternate, median, peak_rss, run, workload
+
+PEERS_PY = os.path.join(ROOT, "bench", ".peers", "bin", "python")
+
+
+class Settings:
+    def __init__(self, quick: bool, device: str):
+        self.quick = quick
+        self.device = device
+        self.repeats = 1 if quick else 3
+        self.tmp = tempfile.mkdtemp(prefix="gradscope-bench-")
+
+
+def _svg_available() -> bool:
+    try:
+        import gradscope.render.graph_formats  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("dot") is not None
+
+
+def transformer(s: Settings) -> list:
+    steps = "1" if s.quick else "3"
+    plain = [PY, workload("transformer"), steps, s.device]
+    svg = s.device == "cpu" and _svg_available()
+    report = ["--module-depth", "2", "-o", os.path.join(s.tmp, "transformer.svg")] if svg else \
+        ["--json", os.path.join(s.tmp, "transformer.json")]
+    traced = [*GRADSCOPE, *report, workload("transformer"), steps, s.device]
+    plains, traceds = alternate(plain, traced, s.repeats)
+    p_steps, t_steps = median(r.facts["steps_s"] for r in plains), median(r.facts["steps_s"] for r in traceds)
+    p_wall, t_wall = median(r.wall_s for r in plains), median(r.wall_s for r in traceds)
+    whole = "whole process incl. tree + SVG (module depth 2)" if svg else "whole process incl. tree + JSON (no SVG here)"
+    return [
+        ("transformer", f"{steps} training steps on {s.device}: plain {p_steps:.2f} s, traced {t_steps:.2f} s",
+         f"{t_steps / p_steps:.2f}x", "<= 1.10x", t_steps / p_steps <= 1.10),
+        ("transformer", f"{whole}: plain {p_wall:.2f} s, traced {t_wall:.2f} s",
+         f"{t_wall / p_wall:.2f}x", "<= 1.50x", t_wall / p_wall <= 1.5),
+    ]
+
+
+def tiny_ops(s: Settings) -> list:
+    ops = "20000" if s.quick else "100000"
+    plains, traceds = alternate([PY, workload("tiny_ops"), ops], [*GRADSCOPE, "-q", workload("tiny_ops"), ops],
+                                s.repeats)
+    p, t = median(r.facts["ops_s"] for r in plains), median(r.facts["ops_s"] for r in traceds)
+    n = plains[0].facts["ops"]
+    per_op = (t - p) / n * 1e6
+    return [
+        ("tiny_ops", f"{n} ops on 2-element tensors: plain {p / n * 1e6:.1f} us/op, traced {t / n * 1e6:.1f} us/op",
+         f"{per_op:.1f} us/op overhead", "<= 15 us/op", per_op <= 15),
+        ("tiny_ops", "traced/plain time of the op loop", f"{t / p:.2f}x", "(context)", None),
+    ]
+
+
+def deep_rnn(s: Settings) -> list:
+    steps = "3000" if s.quick else "20000"
+    plain = run([PY, workload("deep_rnn"), steps])
+    staged = run([PY, "-m", "bench.stages", "deep_rnn", s.tmp, steps])
+    f = staged.facts
+    if f.get("recursion_error"):
+        return [("deep_rnn", f"{steps} steps", "RecursionError", "no RecursionError", False)]
+    return [
+        ("deep_rnn", f"RNNCell x {steps}: record + walk + tree ({f['nodes']} nodes, {f['edges']} edges; "
+                     f"plain run {plain.facts['run_s']:.2f} s)", f"{f['record_walk_tree_s']:.2f} s", "< 3 s",
+         f["record_walk_tree_s"] < 3),
+        ("deep_rnn", f"DOT export ({f['dot_bytes'] // 1024} KiB)", f"{f['dot_s']:.2f} s", "< 5 s", f["dot_s"] < 5),
+        ("deep_rnn", "RecursionError in record, walk, tree, DOT, JSON", "none", "none", True),
+    ]
+
+
+def big_activations(s: Settings) -> list:
+    batch = "4096" if s.quick else "32768"
+    plain = peak_rss([PY, workload("big_activations"), batch])
+    traced = peak_rss([*GRADSCOPE, "-q", "--json", os.path.join(s.tmp, "big.json"), workload("big_activations"),
+                       batch])
+    f = plain.facts
+    ratio = traced.maxrss_mb / plain.maxrss_mb
+    return [
+        ("big_activations", f"10 x Linear(1024,1024)+ReLU, batch {batch}: activations "
+                            f"{f['activation_bytes'] / 2**20:.0f} MiB, weights {f['weight_bytes'] / 2**20:.0f} MiB",
+         "", "", None),
+        ("big_activations", f"peak RSS: plain {plain.maxrss_mb:.0f} MiB, traced {traced.maxrss_mb:.0f} MiB",
+         f"{ratio:.3f}x", "<= 1.05x", ratio <= 1.05),
+    ]
+
+
+def _size_shape(path: str) -> tuple[int, dict]:
+    """Capture size, and the capture with its counters (backward calls, calls per root, argv) and the
+    final gradient values (data, not structure) blanked out."""
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    data = json.loads(text)
+    data.pop("argv", None)
+    data.pop("backward_calls", None)
+    for root in data.get("roots", []):
+        root.pop("calls", None)
+    for tensor in data.get("tensors", []):
+        if tensor.get("grad_values") is not None:
+            tensor["grad_values"] = len(tensor["grad_values"])
+    return len(text.encode("utf-8")), data
+
+
+def loop(s: Settings) -> list:
+    steps = "200" if s.quick else "1000"
+    plains, traceds = alternate([PY, workload("loop"), steps], [*GRADSCOPE, "-q", workload("loop"), steps],
+                                s.repeats)
+    p, t = median(r.facts["loop_s"] for r in plains), median(r.facts["loop_s"] for r in traceds)
+    pw, tw = median(r.wall_s for r in plains), median(r.wall_s for r in traceds)
+    sizes = {}
+    shapes = {}
+    for n in ("100", steps):
+        path = os.path.join(s.tmp, f"loop{n}.json")
+        run([*GRADSCOPE, "-q", "--json", path, workload("loop"), n])
+        sizes[n], shapes[n] = _size_shape(path)
+    same = shapes["100"] == shapes[steps]
+    return [
+        ("loop", f"{steps} MLP steps: plain {p:.2f} s, traced {t:.2f} s", f"{t / p:.2f}x", "<= 1.50x", t / p <= 1.5),
+        ("loop", f"whole process: plain {pw:.2f} s, traced {tw:.2f} s", f"{tw / pw:.2f}x", "(context)", None),
+        ("loop", f"capture size 100 vs {steps} steps (same but for counters and grad values: {'yes' if same else 'NO'})",
+         f"{sizes['100']} / {sizes[steps]} bytes", "independent of steps", same),
+    ]
+
+
+def peers(s: Settings) -> list:
+    if not os.path.exists(PEERS_PY):
+        return [("peers", "torchviz, torchview, torchlens", "not installed",
+                 "see `python -m bench --install-peers`", None)]
+    rows = []
+    cap = os.path.join(s.tmp, "peer-model.json")
+    traced = run([*GRADSCOPE, "-q", "--module-depth", "2", "--json", cap, "-o", os.path.join(s.tmp, "peer.svg"),
+                  workload("transformer"), "0"])
+    render = run([PY, "-m", "gradscope", "render", cap, "--module-depth", "2", "-o", os.path.join(s.tmp, "re.svg")])
+    drawn = run([PY, "-m", "bench.render_time", cap, os.path.join(s.tmp, "re2.svg")]).facts["render_s"]
+    for tool in ("torchviz", "torchview", "torchlens"):
+        try:
+            r = run([PEERS_PY, os.path.join(ROOT, "bench", "peers.py"), tool, s.tmp])
+        except RuntimeError as exc:
+            rows.append(("peers", tool, "failed", str(exc).splitlines()[0][:60], None))
+            continue
+        if tool == "torchviz":
+            viz = r.facts["tool_s"]
+            rows.append(("peers", f"gradscope picture from a saved capture (load + SVG, in process) {drawn:.2f} s vs "
+                                  f"torchviz make_dot + render of the computed graph {viz:.2f} s",
+                         f"{drawn / viz:.2f}x", "< 1x", drawn < viz))
+            rows.append(("peers", f"`gradscope render` as a command (process start included) {render.wall_s:.2f} s "
+                                  f"vs torchviz as above", f"{render.wall_s / viz:.2f}x", "(context)", None))
+        else:
+            rows.append(("peers", f"gradscope trace + SVG of one forward pass (whole process) {traced.wall_s:.2f} s "
+                                  f"vs {tool} whole process {r.wall_s:.2f} s", f"{traced.wall_s / r.wall_s:.2f}x",
+                         "< 1x", traced.wall_s < r.wall_s))
+    return rows
+
+
+ALL = {"transformer": transformer, "tiny_ops": tiny_ops, "deep_rnn": deep_rnn, "big_activations": big_activations,
+       "loop": loop, "peers": peers}
