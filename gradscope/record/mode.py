@@ -140,11 +140,13 @@ class RecordingMode(TorchFunctionMode):
                 recorder.failures += 1
             return func(*args, **kwargs)
         try:
+            grad_mode = torch.is_grad_enabled()
+            if not grad_mode and recorder.library_grad_off():
+                return self._internal(func, name, inplace, args, kwargs)
             # `ones_like(x)` / `x.new_zeros(n)` read only x's shape and dtype: x is not an input
             inputs = [] if name.endswith("_like") or name.startswith("new_") else _tensors_in(args, kwargs)
             with _NoTorchFunction():  # our reads must not reach a subclass's own __torch_function__
                 in_rg = tuple(t.requires_grad for t in inputs)
-            grad_mode = torch.is_grad_enabled()
         except Exception:  # noqa: BLE001
             recorder.failures += 1
             return func(*args, **kwargs)
@@ -178,6 +180,24 @@ class RecordingMode(TorchFunctionMode):
                         recorder.facts.on_loss(name, args, kwargs, out, file, line)
         except Exception:  # noqa: BLE001
             recorder.failures += 1
+        return out
+
+    def _internal(self, func, name, inplace, args, kwargs):
+        """An op run by library code with grad mode off (optimizer.step(), weight init, a custom
+        Function's forward): nothing it makes can carry gradient or be the user's no_grad, so only
+        in-place changes to tensors the user's graph knows (parameters) are worth noting."""
+        recorder = self.recorder
+        try:
+            call_as = _impersonate(sys._getframe(2), func)
+        except Exception:  # noqa: BLE001
+            call_as = None
+        out = func(*args, **kwargs) if call_as is None else call_as(func, args, kwargs)
+        if inplace and args and isinstance(args[0], _Tensor):
+            try:
+                with _NoTorchFunction():
+                    recorder.on_internal_mutation(name, args[0])
+            except Exception:  # noqa: BLE001
+                recorder.failures += 1
         return out
 
     def _backward(self, call, func, args, kwargs):

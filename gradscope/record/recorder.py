@@ -7,6 +7,7 @@ Every entry point is guarded by its caller: an exception in here must never reac
 
 from __future__ import annotations
 
+import os
 import sys
 import weakref
 
@@ -193,6 +194,24 @@ class Recorder:
             recs.append(rec)
         event.outputs = tuple(recs)
 
+    def library_grad_off(self) -> bool:
+        """Grad mode is off for a library's own bookkeeping: an optimizer's step, weight init, or
+        C++ (a custom Function's forward). Not the user's no_grad / inference_mode, and not a library
+        running the user's layers with grad off (a reentrant checkpoint), whose ops stay recorded."""
+        off = self.off_by
+        if off is None:
+            return not torch.is_inference_mode_enabled()
+        return not off[0] and off[1] is not None and off[1].endswith(_BOOKKEEPING_FILES)
+
+    def on_internal_mutation(self, op, t) -> None:
+        """A library changed a tensor in place with grad off (an optimizer updating a parameter)."""
+        rec = self.lookup(t)
+        if rec is None:
+            return  # the library's own state (optimizer moments): never part of the user's graph
+        file, line = self.where(4)
+        self._note_mutation(op, rec, file, line)
+        self.facts.on_mutation(op, rec, t, file, line)
+
     @staticmethod
     def _hold_if_cut(rec, t, event, in_recs) -> None:
         """Keep the origin of a tensor without gradient (see records.py), bounded in depth."""
@@ -208,6 +227,9 @@ class Recorder:
         rec.event_hold = event if depth < MAX_CUT_DEPTH else None
 
     def _note_mutation(self, op, rec, file, line) -> None:
+        if self.event_counts.get(("inplace", file, line), 0) >= EVENT_CAP_PER_SITE:
+            self.event_counts[("inplace", file, line)] += 1  # counted, not kept: skip building it
+            return
         self.note_event({"kind": "inplace", "op": op, "tensor": rec, "file": file, "line": line})
 
     def note_event(self, event: dict) -> None:
@@ -250,7 +272,7 @@ class Recorder:
         if len(stack) < 1000:
             stack.append((current, self.off_by))
         if not enable:
-            if current:
+            if current or self.off_by is None:  # also a switch inside C++'s own grad-off (Function.forward)
                 self.off_by = (is_user, f.f_code.co_filename if f else None, f.f_lineno if f else None)
         else:
             self.off_by = None
@@ -462,6 +484,12 @@ class Recorder:
                 self.snapshots.append(self.graph.snapshot([rec], [t], "implicit", rec.file, rec.line, None))
 
 
+# Libraries whose grad-off regions only update their own state or parameters in place.
+_BOOKKEEPING_FILES = tuple(os.path.join("torch", *parts) for parts in (
+    ("optim", "optimizer.py"), ("optim", "adam.py"), ("optim", "adamw.py"), ("optim", "sgd.py"),
+    ("optim", "rmsprop.py"), ("optim", "adagrad.py"), ("optim", "lr_scheduler.py"), ("nn", "init.py"),
+    ("nn", "utils", "clip_grad.py"),
+))
 _DETACHES = frozenset({"detach", "detach_", "Tensor.data"})
 _DETACH_INPLACE = frozenset({"detach_", "requires_grad_", "Tensor.requires_grad="})
 
