@@ -11,7 +11,7 @@ import sys
 
 from gradscope.capture import Capture
 from gradscope.errors import CaptureError, RenderError
-from gradscope.output import check_writable, guess_format, write_output
+from gradscope.output import check_writable, guess_format, write_atomically, write_output
 
 
 def _plan_outputs(outputs: list[str], fmt: str | None) -> list[tuple[str, str]]:
@@ -127,19 +127,9 @@ def explain(*, target, module, args, tensors, json_path, step) -> int:
     for name in tensors:
         print_explanation(explain_tensor(capture, name), console)
     if json_path:
-        _write_text(json_path, json.dumps(findings_json(found), indent=1, ensure_ascii=False) + "\n")
+        text = json.dumps(findings_json(found), indent=1, ensure_ascii=False) + "\n"
+        write_atomically(json_path, text.encode("utf-8"))
     return code
-
-
-def _write_text(path: str, text: str) -> None:
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".gradscope-", dir=folder)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def load_capture(path: str) -> Capture:

@@ -70,6 +70,12 @@ def write_output(capture: Capture, path: str, fmt: str, options: dict | None = N
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return f"Wrote {fmt.upper()} to stdout"
+    write_atomically(path, data)
+    return f"Wrote {fmt.upper()} to {path}"
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: no half-written file, ever."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".gradscope-", dir=folder)
@@ -88,4 +94,3 @@ def write_output(capture: Capture, path: str, fmt: str, options: dict | None = N
         if isinstance(exc, OSError):
             raise RenderError(f"cannot write {path}: {exc.strerror}") from None
         raise
-    return f"Wrote {fmt.upper()} to {path}"

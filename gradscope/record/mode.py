@@ -62,22 +62,13 @@ def _is_inplace(name: str) -> bool:
 
 
 def _tensors_in(args, kwargs):
+    """The tensors an op reads: its arguments, and the tensors inside list/tuple arguments."""
     found = []
-    for a in args:
+    for a in (*args, *kwargs.values()) if kwargs else args:
         if isinstance(a, _Tensor):
             found.append(a)
         elif type(a) in (list, tuple):
-            for b in a:
-                if isinstance(b, _Tensor):
-                    found.append(b)
-    if kwargs:
-        for a in kwargs.values():
-            if isinstance(a, _Tensor):
-                found.append(a)
-            elif type(a) in (list, tuple):
-                for b in a:
-                    if isinstance(b, _Tensor):
-                        found.append(b)
+            found.extend(b for b in a if isinstance(b, _Tensor))
     return found
 
 

@@ -48,7 +48,7 @@ def without_gc(func):
     return paused
 
 
-@dataclass
+@dataclass(slots=True)
 class GraphNode:
     key: tuple
     index: int
@@ -103,26 +103,34 @@ class Graph:
 
     # -- the node walk -----------------------------------------------------------------------
     def _walk(self, root_fn, snap: Snapshot, seen_cut: set) -> tuple:
-        root_key = _key(root_fn)
+        keys: dict[int, tuple] = {}  # id(wrapper) -> key: wrappers stay alive in `hold`, so ids are stable
+
+        def key_of(fn) -> tuple:
+            key = keys.get(id(fn))
+            if key is None:
+                key = keys[id(fn)] = _key(fn)
+            return key
+
+        root_key = key_of(root_fn)
         stack = [root_fn]
         visited: set[tuple] = set()
         hold = []  # keeps node wrappers alive during the walk so they are not rebuilt
         while stack:
             fn = stack.pop()
             hold.append(fn)
-            key = _key(fn)
+            key = key_of(fn)
             if key in visited:
                 continue
             visited.add(key)
             node = self.nodes.get(key)
             if node is None:
-                node = self._make_node(fn, key)
+                node = self._make_node(fn, key, key_of)
                 self.nodes[key] = node
             snap.node_keys.append(key)
             if node.name == "AccumulateGrad" and node.owner is not None:
                 snap.leaves.append(node.owner)
             for nfn, _ in fn.next_functions:
-                if nfn is not None and _key(nfn) not in visited:
+                if nfn is not None and key_of(nfn) not in visited:
                     stack.append(nfn)
             event = node.event
             if event is not None:
@@ -132,13 +140,11 @@ class Graph:
                         self._follow_cut(rec, snap, seen_cut)
         return root_key
 
-    def _make_node(self, fn, key) -> GraphNode:
+    def _make_node(self, fn, key, key_of) -> GraphNode:
         name = type(fn).__name__
-        seq = None if name == "AccumulateGrad" else sequence_nr(fn)
-        if not isinstance(seq, int):
-            seq = None
+        seq = key[0] if isinstance(key[0], int) else None
         node = GraphNode(key, len(self.nodes), name, seq)
-        node.next = [None if nfn is None else _key(nfn) for nfn, _ in fn.next_functions]
+        node.next = [None if nfn is None else key_of(nfn) for nfn, _ in fn.next_functions]
         if name == "AccumulateGrad":
             variable = getattr(fn, "variable", None)
             if variable is not None:
