@@ -165,7 +165,9 @@ class Graph:
                 node.owner = claimants[0]
             node.claimants = claimants
         node.saved = self._saved(fn, name)
-        self.recorder.facts.on_node(fn, node, self._saved_names.get(type(fn), ()))
+        facts = self.recorder.facts
+        if facts.data_mutations or any(entry.get("state") == "modified" for entry in node.saved):
+            facts.on_node(fn, node, self._saved_names.get(type(fn), ()))  # only then can it find anything
         return node
 
     def _saved(self, fn, name) -> list:
