@@ -352,6 +352,10 @@ class Recorder:
                 rec = self.lookup(p)
                 if rec is not None and rec.param_name is None:
                     rec.param_name = pname.replace("._orig_mod", "")
+            for bname, b in root.named_buffers(prefix=prefix):  # running_mean and the like
+                rec = self.lookup(b)
+                if rec is not None and (rec.name is None or rec.scope is not None):
+                    rec.name, rec.scope = bname.replace("._orig_mod", ""), None
         for name, ref in self.optimizers:
             opt = ref()
             if opt is not None:

@@ -80,11 +80,17 @@ class TreeRenderer:
         if vid in shown:
             tree.add(Text("(graph shown above)", style="dim"))
             return tree
-        shown.add(vid)
-        stack = [(vid, tree, 0)]
+        # Depth-first in output order: a vertex is expanded where it is first printed, and marked
+        # "(see above)" wherever it appears again.
+        stack = [(vid, tree, 0, title)]
         while stack:
-            current, branch, depth = stack.pop()
+            current, branch, depth, label = stack.pop()
             edges = view.inputs.get(current, [])
+            if current in shown:
+                if edges and branch is not tree:
+                    label.append("  (see above)", style="dim")
+                continue
+            shown.add(current)
             if not edges:
                 continue
             if self.depth is not None and depth >= self.depth:
@@ -94,20 +100,13 @@ class TreeRenderer:
                 continue
             pending = []
             for edge in edges:
-                label = Text()
+                child_label = Text()
                 if not edge.flows_grad:
-                    label.append("✂ ", style="red")
-                label.append_text(_vertex_text(view, edge.src))
+                    child_label.append("✂ ", style="red")
+                child_label.append_text(_vertex_text(view, edge.src))
                 if not edge.flows_grad and edge.reason:
-                    label.append(f"  [cut: {edge.reason}]", style="red")
-                if edge.src in shown:
-                    if view.inputs.get(edge.src):
-                        label.append("  (see above)", style="dim")
-                    branch.add(label)
-                    continue
-                shown.add(edge.src)
-                child = branch.add(label)
-                pending.append((edge.src, child, depth + 1))
+                    child_label.append(f"  [cut: {edge.reason}]", style="red")
+                pending.append((edge.src, branch.add(child_label), depth + 1, child_label))
             stack.extend(reversed(pending))
         return tree
 
