@@ -168,13 +168,13 @@ class Recorder:
             self._hold_if_cut(rec, t, event, in_recs)
             rec.grad_mode = grad_mode
             rec.inputs_rg = any_rg
-            if user_off:
+            if user_off and (fresh or not t.requires_grad):  # `w -= lr * w.grad` leaves w a leaf
                 tainted = any_rg or any(r.user_no_grad for r in in_recs)
                 rec.user_no_grad = tainted
                 if tainted:
                     rec.cut_line = self.off_by[2]
                     rec.cut_op = "no_grad"
-            if inference:
+            if inference and (fresh or not t.requires_grad):
                 rec.inference_made = True
                 rec.cut_line = line
                 rec.cut_op = "inference_mode"
