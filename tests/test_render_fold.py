@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 
 from conftest import SCRIPTS
 
@@ -28,15 +27,14 @@ def _repeat_counts(dot: str) -> list[int]:
     return [int(n) for n in re.findall(r"<B>×(\d+)</B> repeated step", dot)]
 
 
-def test_rnn_5000_steps_folds_to_one_step_and_svg_is_fast(capsys):
+def test_rnn_5000_steps_folds_to_one_step(capsys):
+    """The picture of 5,000 steps is one folded step (its time is measured in bench/: rnn_svg)."""
     steps = 5000
     capture, out = _trace(SCRIPTS / "rnn_unrolled.py", steps, capsys=capsys)
     assert out.split()[0] == str(steps)
     # PyTorch's own graph has one TanhBackward0 per step: that is the real number of steps
     assert sum(1 for n in capture.nodes if n.name == "TanhBackward0") == steps
-    start = time.perf_counter()
     svg = render(capture, "svg", {})
-    seconds = time.perf_counter() - start
     dot = render_dot(capture, {})
     assert _repeat_counts(dot) == [steps]
     assert f"×{steps}" in svg.decode("utf-8")
@@ -44,7 +42,6 @@ def test_rnn_5000_steps_folds_to_one_step_and_svg_is_fast(capsys):
     assert len(drawing.vertices) < 30  # one step drawn, not 35,000 vertices
     # the step's hidden state feeds the next step: a back edge, not 4,999 copies
     assert any(e.back == 1 for e in drawing.edges)
-    assert seconds < 10, f"SVG of the {steps}-step RNN took {seconds:.1f} s"
 
 
 def test_fold_count_matches_steps_and_unfold_draws_them_all(capsys):
