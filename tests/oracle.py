@@ -11,28 +11,23 @@ recorded, not raised.
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import sys
 import warnings
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts"))
+from _facts import describe  # noqa: E402 - the same description the test scripts dump of themselves
 
 
 def facts(t):
     import torch
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # reading a non-leaf's .grad warns; describe() never does, but be sure
         warnings.simplefilter("ignore")
-        grad = t.grad if (t.is_leaf or t.retains_grad) else None
-    return {
-        "requires_grad": t.requires_grad,
-        "is_leaf": t.is_leaf,
-        "grad_fn": type(t.grad_fn).__name__ if t.grad_fn is not None else None,
-        "grad_is_none": grad is None,
-        "grad": grad.detach().flatten().tolist() if grad is not None and grad.numel() <= 16 else None,
-        "is_parameter": isinstance(t, torch.nn.Parameter),
-        "is_inference": t.is_inference(),
-        "shape": list(t.shape),
-        "dtype": str(t.dtype).replace("torch.", ""),
-    }
+        out = describe(t)
+    out.update(is_parameter=isinstance(t, torch.nn.Parameter), is_inference=t.is_inference(), shape=list(t.shape))
+    return out
 
 
 def main() -> None:
