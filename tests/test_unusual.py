@@ -133,6 +133,9 @@ def test_torch_compile_does_not_crash_and_is_labelled(tmp_path):
     assert roots(capture) == [("loss", "backward", 22, 2)]
     assert upstream(capture, capture.tensor(capture.roots[0].tensor)) >= {"w", "model.0.weight", "model.2.bias"}
     assert "CompiledFunctionBackward" in {n.name for n in capture.nodes}  # aot_eager: one opaque node
+    from gradscope.render.tree import render_text
+
+    assert "torch.compile'd region: the ops inside it are not visible" in render_text(capture)  # and says so
 
 
 def test_tensor_subclasses_and_parameters(tmp_path, capsys):

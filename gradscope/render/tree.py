@@ -123,6 +123,10 @@ def _count_hidden(view: GraphView, vid: str, shown: set[str]) -> int:
     return len(seen)
 
 
+_COMPILED = "CompiledFunction"  # the one backward node AOTAutograd leaves for a compiled region
+_COMPILED_NOTE = "(a torch.compile'd region: the ops inside it are not visible to gradscope)"
+
+
 def _vertex_text(view: GraphView, vid: str) -> Text:
     text = Text()
     t = view.tensor_of(vid)
@@ -139,6 +143,8 @@ def _vertex_text(view: GraphView, vid: str) -> Text:
         where = view.where(vid)
         if where:
             text.append(f"  {where}", style="dim")
+        if node is not None and node.name.startswith(_COMPILED):
+            text.append(f"  {_COMPILED_NOTE}", style="magenta")
         return text
     text.append(view.label(vid), style="bold")
     text.append("  ")
@@ -149,6 +155,8 @@ def _vertex_text(view: GraphView, vid: str) -> Text:
     where = view.where(vid)
     if where:
         text.append(f"  {where}", style="dim")
+    if t.grad_fn and t.grad_fn.startswith(_COMPILED):
+        text.append(f"  {_COMPILED_NOTE}", style="magenta")
     extra = _kind_detail(view, t)
     if extra:
         text.append(f"  {extra}", style=KIND_STYLES.get(t.kind, ""))
