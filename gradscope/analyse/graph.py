@@ -88,6 +88,14 @@ def _rebound_names(tensors) -> set[str]:
     return {name for name, n in counts.items() if n > 1}
 
 
+COMPILED_NOTE = "a torch.compile'd region: the ops inside it are not visible to gradscope"
+
+
+def compiled_note(grad_fn: str | None) -> str | None:
+    """AOTAutograd leaves one opaque backward node per compiled region: say so where it is shown."""
+    return COMPILED_NOTE if grad_fn and grad_fn.startswith("CompiledFunction") else None
+
+
 def shape_text(t: TensorInfo) -> str:
     shape = "[" + ", ".join(str(d) for d in t.shape) + "]" if t.shape is not None else "[?]"
     return f"{shape} {t.dtype}" if t.dtype else shape

@@ -11,7 +11,7 @@ import gc
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradscope.analyse.graph import GraphView, shape_text
+from gradscope.analyse.graph import GraphView, compiled_note, shape_text
 from gradscope.analyse.labels import cut_reason
 from gradscope.capture import Capture
 from gradscope.render.fold import Folding, find_runs, module_indices
@@ -233,6 +233,10 @@ def _vertex(view: GraphView, vid: str, root, saved: bool, known: set[str]) -> Ve
         kind = "grad_fn"
         lines = [f"grad_fn · {node.op}" if node is not None and node.op else "grad_fn"]
         details.update({"kind": "grad_fn (no tensor kept)", "grad_fn": title, "op": node.op if node else None})
+    note = compiled_note(t.grad_fn if t is not None else (node.name if node is not None else None))
+    if note:
+        lines.append(note)
+        details["not visible"] = note
     if where:
         lines.append(where)
         details["line"] = where

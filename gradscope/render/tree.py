@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from gradscope.analyse.graph import GraphView, shape_text
+from gradscope.analyse.graph import GraphView, compiled_note, shape_text
 from gradscope.capture import Capture, TensorInfo
 
 DEFAULT_DEPTH = 12
@@ -123,10 +123,6 @@ def _count_hidden(view: GraphView, vid: str, shown: set[str]) -> int:
     return len(seen)
 
 
-_COMPILED = "CompiledFunction"  # the one backward node AOTAutograd leaves for a compiled region
-_COMPILED_NOTE = "(a torch.compile'd region: the ops inside it are not visible to gradscope)"
-
-
 def _vertex_text(view: GraphView, vid: str) -> Text:
     text = Text()
     t = view.tensor_of(vid)
@@ -143,8 +139,9 @@ def _vertex_text(view: GraphView, vid: str) -> Text:
         where = view.where(vid)
         if where:
             text.append(f"  {where}", style="dim")
-        if node is not None and node.name.startswith(_COMPILED):
-            text.append(f"  {_COMPILED_NOTE}", style="magenta")
+        note = compiled_note(node.name if node is not None else None)
+        if note:
+            text.append(f"  ({note})", style="magenta")
         return text
     text.append(view.label(vid), style="bold")
     text.append("  ")
@@ -155,8 +152,9 @@ def _vertex_text(view: GraphView, vid: str) -> Text:
     where = view.where(vid)
     if where:
         text.append(f"  {where}", style="dim")
-    if t.grad_fn and t.grad_fn.startswith(_COMPILED):
-        text.append(f"  {_COMPILED_NOTE}", style="magenta")
+    note = compiled_note(t.grad_fn)
+    if note:
+        text.append(f"  ({note})", style="magenta")
     extra = _kind_detail(view, t)
     if extra:
         text.append(f"  {extra}", style=KIND_STYLES.get(t.kind, ""))
