@@ -15,7 +15,7 @@ import weakref
 
 import torch
 
-from gradscope.record.walk import SAVED_PREFIX, _key
+from gradscope.record.walk import SAVED_PREFIX, nodes_from
 
 _Tensor = torch.Tensor
 
@@ -121,20 +121,8 @@ class Facts:
                 site.params = self._params_reached(t.grad_fn)
 
     def _params_reached(self, fn) -> list:
-        out, seen, stack = [], set(), [fn]
-        while stack and len(seen) < MAX_WALK:
-            fn = stack.pop()
-            key = _key(fn)
-            if key in seen:
-                continue
-            seen.add(key)
-            if type(fn).__name__ == "AccumulateGrad":
-                variable = getattr(fn, "variable", None)
-                if variable is not None:
-                    out.append(self.recorder.record_for(variable))
-                continue
-            stack.extend(nfn for nfn, _ in fn.next_functions if nfn is not None)
-        return out
+        return [self.recorder.record_for(node.variable) for node in nodes_from([fn], MAX_WALK)
+                if type(node).__name__ == "AccumulateGrad" and getattr(node, "variable", None) is not None]
 
     # -- cuts ----------------------------------------------------------------------------------
     @_guarded
@@ -284,28 +272,18 @@ class Facts:
         was dodged). Only such losses: a graph already backpropagated with retain_graph (or by
         autograd.grad) looks the same once the optimizer has updated its weights in place."""
         graph = self.recorder.graph
-        seen: set = set(graph.nodes)
-        stack = []
+        roots = []
         for site in self.loss_sites.values():
             t = site.ref() if site.ref is not None and not site.reached else None
             if t is not None and t.grad_fn is not None:
-                stack.append(t.grad_fn)
-        while stack and len(seen) < MAX_WALK + len(graph.nodes):
-            fn = stack.pop()
-            key = _key(fn)
-            if key in seen:
-                continue
-            seen.add(key)
+                roots.append(t.grad_fn)
+        for fn in nodes_from(roots, MAX_WALK, skip=set(graph.nodes)):  # nodes a snapshot saw are checked
             name = type(fn).__name__
             if name == "AccumulateGrad":
                 continue
-            names = graph._saved_names.get(type(fn))
-            if names is None:
-                names = graph._saved_names[type(fn)] = [a for a in dir(fn) if a.startswith(SAVED_PREFIX)]
+            names = graph.saved_names(fn)
             if names:
-                node = _PendingNode(name, fn)
-                self.on_node(fn, node, names, pending=True)
-            stack.extend(nfn for nfn, _ in fn.next_functions if nfn is not None)
+                self.on_node(fn, _PendingNode(name, fn), names, pending=True)
 
 
 # What common saved names stand for, when the saved tensor itself is no longer alive to compare.

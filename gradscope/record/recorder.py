@@ -227,18 +227,20 @@ class Recorder:
         rec.event_hold = event if depth < MAX_CUT_DEPTH else None
 
     def _note_mutation(self, op, rec, file, line) -> None:
-        if self.event_counts.get(("inplace", file, line), 0) >= EVENT_CAP_PER_SITE:
-            self.event_counts[("inplace", file, line)] += 1  # counted, not kept: skip building it
-            return
-        self.note_event({"kind": "inplace", "op": op, "tensor": rec, "file": file, "line": line})
+        if self._keep("inplace", file, line):  # the dict is built only while it will be kept
+            self.events.append({"kind": "inplace", "op": op, "tensor": rec, "file": file, "line": line})
 
     def note_event(self, event: dict) -> None:
         """Keep a notable moment for the findings, at most EVENT_CAP_PER_SITE per kind and line."""
-        site = (event["kind"], event.get("file"), event.get("line"))
+        if self._keep(event["kind"], event.get("file"), event.get("line")):
+            self.events.append(event)
+
+    def _keep(self, kind, file, line) -> bool:
+        """Count one more moment of this kind at this line; True while there is room to keep it."""
+        site = (kind, file, line)
         count = self.event_counts.get(site, 0) + 1
         self.event_counts[site] = count
-        if count <= EVENT_CAP_PER_SITE:
-            self.events.append(event)
+        return count <= EVENT_CAP_PER_SITE
 
     def on_notable(self, op, t, file, line, out=None) -> None:
         """Moments the findings explain: reading `.grad` of a non-leaf, late `retain_grad()`."""

@@ -167,14 +167,18 @@ class Graph:
         node.saved = self._saved(fn, name)
         facts = self.recorder.facts
         if facts.data_mutations or any(entry.get("state") == "modified" for entry in node.saved):
-            facts.on_node(fn, node, self._saved_names.get(type(fn), ()))  # only then can it find anything
+            facts.on_node(fn, node, self.saved_names(fn))  # only then can it find anything
         return node
 
-    def _saved(self, fn, name) -> list:
+    def saved_names(self, fn) -> list[str]:
+        """The `_saved_*` attributes of a node's class (looked up once per class: `dir` is slow)."""
         names = self._saved_names.get(type(fn))
         if names is None:
-            names = [a for a in dir(fn) if a.startswith(SAVED_PREFIX)]
-            self._saved_names[type(fn)] = names
+            names = self._saved_names[type(fn)] = [a for a in dir(fn) if a.startswith(SAVED_PREFIX)]
+        return names
+
+    def _saved(self, fn, name) -> list:
+        names = self.saved_names(fn)
         saved = []
         for attr in names:
             entry = {"name": attr[len(SAVED_PREFIX):]}
@@ -277,18 +281,32 @@ def stack_for_freeing(nodes: int) -> None:
         pass
 
 
+def nodes_from(roots, limit: int | None = None, skip=frozenset()):
+    """Every node reachable from `roots` (grad_fn nodes), once each, iteratively, skipping the keys
+    in `skip` and stopping after `limit` nodes. Wrappers are held until the walk ends, so a node's
+    Python wrapper is not rebuilt (and its id reused) while the walk is still deciding what it saw."""
+    stack, seen, hold = list(roots), set(skip), []
+    found = 0
+    while stack and (limit is None or found < limit):
+        fn = stack.pop()
+        hold.append(fn)
+        key = _key(fn)
+        if key in seen:
+            continue
+        seen.add(key)
+        found += 1
+        yield fn
+        stack.extend(nfn for nfn, _ in fn.next_functions if nfn is not None)
+
+
 def reachable_tensor_ids(recorder, t) -> set[int]:
     """Record ids of the tensors reachable from `t` through its graph (for choosing implicit roots)."""
     out: set[int] = set()
-    fn = t.grad_fn
-    if fn is None:
+    if t.grad_fn is None:
         return out
-    stack, seen = [fn], set()
-    while stack:
-        fn = stack.pop()
-        if id(fn) in seen:
-            continue
-        seen.add(id(fn))
+    count = 0
+    for fn in nodes_from([t.grad_fn]):
+        count += 1
         if type(fn).__name__ == "AccumulateGrad":
             rec = recorder.lookup(fn.variable)
             if rec is not None:
@@ -300,6 +318,5 @@ def reachable_tensor_ids(recorder, t) -> set[int]:
             event = None
         if event is not None:
             out.update(r.id for r in event.outputs)
-        stack.extend(nfn for nfn, _ in fn.next_functions if nfn is not None)
-    stack_for_freeing(len(seen))
+    stack_for_freeing(count)
     return out
