@@ -142,11 +142,7 @@ class RecordingMode(TorchFunctionMode):
             recorder.failures += 1
             return func(*args, **kwargs)
         try:
-            call_as = _impersonate(sys._getframe(1), func)
-        except Exception:  # noqa: BLE001
-            call_as = None
-        try:
-            out = func(*args, **kwargs) if call_as is None else call_as(func, args, kwargs)
+            out = _call_from(sys._getframe(1), func, args, kwargs)
         except BaseException as exc:
             try:
                 file, line = recorder.where(3)
@@ -178,11 +174,7 @@ class RecordingMode(TorchFunctionMode):
         Function's forward): nothing it makes can carry gradient or be the user's no_grad, so only
         in-place changes to tensors the user's graph knows (parameters) are worth noting."""
         recorder = self.recorder
-        try:
-            call_as = _impersonate(sys._getframe(2), func)
-        except Exception:  # noqa: BLE001
-            call_as = None
-        out = func(*args, **kwargs) if call_as is None else call_as(func, args, kwargs)
+        out = _call_from(sys._getframe(2), func, args, kwargs)
         if inplace and args and isinstance(args[0], _Tensor):
             try:
                 with _NoTorchFunction():
@@ -222,6 +214,15 @@ _NOTABLE = frozenset({"Tensor.grad", "retain_grad"})
 
 TRAMPOLINE_NAME = "__gradscope_call__"
 _trampolines: dict = {}
+
+
+def _call_from(frame, func, args, kwargs):
+    """Run `func` as if `frame` had called it (see `_impersonate`), or plainly when that fails."""
+    try:
+        call_as = _impersonate(frame, func)
+    except Exception:  # noqa: BLE001
+        call_as = None
+    return func(*args, **kwargs) if call_as is None else call_as(func, args, kwargs)
 
 
 def _impersonate(frame, func):
