@@ -1,4 +1,4 @@
-"""Extra facts the findings need, recorded beside the main recorder (see `analyse/findings.py`).
+"""Extra facts the findings need, recorded beside the main recorder (see `analyse/findings/`).
 
 Each entry point is called from a one-line hook in `mode.py`, `recorder.py` or `walk.py`, runs
 only on rare paths (loss ops, in-place ops, failed ops, grad switches by checkpoint, backward calls,

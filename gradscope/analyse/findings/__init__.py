@@ -1,0 +1,48 @@
+"""Findings: plain-words claims about what autograd did in the script, with the lines to blame.
+
+Pure passes over a `Capture` (no torch): one module per family, each a function
+`(Context) -> list[Finding]`, run in the order of `PASSES`. Codes are stable (documented in the
+README): GS1xx backward without a graph, GS2xx trainable tensors without a gradient, GS3xx `.grad`
+of non-leaves, GS4xx integer tensors, GS5xx in-place changes to saved tensors, GS6xx inference
+tensors, GS7xx loss targets, GS8xx the optimizer audit.
+Severity: `error` (raises, or silently wrong gradients), `warning` (gradient almost certainly not
+where it was meant to go), `info` (often intended; worth knowing). No error or warning may fire on
+a correct script: when the facts are not conclusive, say nothing.
+"""
+
+from __future__ import annotations
+
+from gradscope.analyse.findings.context import SEVERITY_ORDER, Context, Finding
+from gradscope.analyse.findings.explain_tensor import explain_tensor
+from gradscope.analyse.findings.inference import inference_in_autograd
+from gradscope.analyse.findings.inplace import inplace_saved
+from gradscope.analyse.findings.integer_grad import integer_requires_grad
+from gradscope.analyse.findings.loss_target import loss_target_grad
+from gradscope.analyse.findings.no_gradient import intended_cuts, trainable_without_grad
+from gradscope.analyse.findings.no_graph import backward_without_graph
+from gradscope.analyse.findings.nonleaf_grad import nonleaf_grad
+from gradscope.analyse.findings.optimizer import optimizer_audit
+from gradscope.capture import Capture
+
+__all__ = ["PASSES", "Finding", "explain_tensor", "find_all"]
+
+PASSES = (
+    backward_without_graph,
+    trainable_without_grad,
+    intended_cuts,
+    nonleaf_grad,
+    integer_requires_grad,
+    inplace_saved,
+    inference_in_autograd,
+    loss_target_grad,
+    optimizer_audit,
+)
+
+
+def find_all(capture: Capture) -> list[Finding]:
+    ctx = Context(capture)
+    found: list[Finding] = []
+    for family in PASSES:
+        found.extend(family(ctx))
+    found.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), f.lines[0] if f.lines else 0, f.code))
+    return found

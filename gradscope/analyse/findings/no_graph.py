@@ -1,0 +1,92 @@
+"""GS101: backward() on a tensor that has no grad_fn, and what cut it from the graph."""
+
+from __future__ import annotations
+
+from gradscope.analyse.findings.context import Context, Finding, unique, listed
+from gradscope.capture import TensorInfo
+
+
+_NO_GRAPH = "does not require grad and does not have a grad_fn"
+
+
+def backward_without_graph(ctx: Context) -> list[Finding]:
+    out = []
+    for root in ctx.capture.roots:
+        if not root.raised or _NO_GRAPH not in root.raised:
+            continue
+        t = ctx.tensors[root.tensor]
+        name = ctx.label(t)
+        why, culprit, fix = _why_no_graph(ctx, t)
+        lines = unique([culprit, t.line, root.line])
+        out.append(Finding(
+            "GS101", "error", f"backward() on `{name}`, which has no grad_fn",
+            lines, [name],
+            f"`{name}` (line {t.line}) does not require grad, so backward() at line {root.line} has no graph "
+            f"to walk: it was {why}. PyTorch raised: {root.raised}",
+            fix))
+    exc = ctx.capture.exit.get("exception") or {}
+    if not out and _NO_GRAPH in (exc.get("message") or ""):
+        # a later call of a backward line (only the first is snapshotted): say what is known
+        out.append(Finding(
+            "GS101", "error", "backward() on a tensor that has no grad_fn", unique([exc.get("line")]), [],
+            f"backward() at line {exc.get('line')} was called on a tensor that does not require grad "
+            "(detached, computed under torch.no_grad(), or from constants and frozen parameters only). "
+            f"Run `gradscope explain --step {ctx.capture.backward_calls} SCRIPT` (the failing call) to see which.",
+            "backpropagate from a tensor computed with gradient tracking from tensors that require grad"))
+    return out
+
+
+def _why_no_graph(ctx: Context, t: TensorInfo) -> tuple[str, int | None, str]:
+    if t.kind == "no_grad":
+        return (f"computed with gradient tracking off (torch.no_grad() active from line {t.cut_line}, "
+                "as a block or as a @torch.no_grad() function called there)", t.cut_line,
+                "compute it outside torch.no_grad() (or remove the @torch.no_grad() decorator from the "
+                "function that computes it) when you mean to backpropagate through it")
+    if t.kind == "detached":
+        verb = ".data" if t.cut_op == "Tensor.data" else f"{t.cut_op}()"
+        return (f"cut from its graph by {verb} at line {t.cut_line}", t.cut_line,
+                f"backpropagate from the tensor before {verb}, or drop the {verb} if gradient should flow")
+    if t.kind == "inference":
+        return (f"made under torch.inference_mode() (line {t.cut_line})", t.cut_line,
+                "compute it outside inference_mode, or use torch.no_grad() and clone() where gradient is needed")
+    if t.kind == "nondiff":
+        return (f"made by `{t.op}`, which is not differentiable", t.line,
+                "backpropagate from a differentiable quantity (e.g. the logits or a loss), not from this result")
+    if t.op and t.inputs_required_grad is False and t.grad_fn is None and t.op not in _FACTORIES:
+        cut, frozen = _upstream(ctx, t)
+        if cut is not None:
+            why, line, fix = _why_no_graph(ctx, cut)
+            return (f"computed from `{ctx.label(cut)}` (line {cut.line}), which was {why}", line, fix)
+        if frozen:
+            names = [ctx.label(p) for p in frozen]
+            return (f"computed only from constants and frozen parameters ({listed(names)}, requires_grad=False)",
+                    ctx.freeze_line(frozen[0]), "unfreeze the parameters that should train (requires_grad_(True)) before "
+                                    "the forward pass")
+        return (f"computed (by `{t.op}`) only from tensors that do not require grad", t.line,
+                "make the inputs that should be trained require grad (requires_grad=True) before computing it")
+    return ("created with requires_grad=False", t.line,
+            f"create it with requires_grad=True (or call .requires_grad_()) if you need its gradient, or call "
+            f"backward() on a result computed from tensors that require grad")
+
+
+def _upstream(ctx: Context, t: TensorInfo):
+    """The nearest detached / no_grad / inference tensor that `t` was computed from, and the frozen
+    parameters among its inputs' ancestry."""
+    frozen, seen, queue = [], {t.vid}, [t.vid]
+    while queue:
+        vid = queue.pop(0)
+        for edge in ctx.view.inputs.get(vid, []):
+            if edge.src in seen:
+                continue
+            seen.add(edge.src)
+            src = ctx.view.tensor_of(edge.src)
+            if src is not None and src.kind in ("detached", "no_grad", "inference"):
+                return src, frozen
+            if src is not None and src.kind == "frozen":
+                frozen.append(src)
+            queue.append(edge.src)
+    return None, frozen
+
+
+_FACTORIES = frozenset({"tensor", "as_tensor", "ones", "zeros", "randn", "rand", "empty", "full", "arange",
+                        "linspace", "randint", "ones_like", "zeros_like", "randn_like", "rand_like", "eye"})
