@@ -11,17 +11,18 @@ import sys
 
 from gradscope.capture import Capture
 from gradscope.errors import CaptureError, RenderError
-from gradscope.output import check_writable, guess_format, write_atomically, write_output
+from gradscope.output import check_writable, write_atomically, write_output
+from gradscope.render.registry import get_renderer, guess_format
 
 
 def _plan_outputs(outputs: list[str], fmt: str | None) -> list[tuple[str, str]]:
-    from gradscope.render.graph_formats import NEEDS_DOT, require_dot
+    from gradscope.render.graphviz import require_dot
 
     planned = []
     for path in outputs:
         chosen = guess_format(path, fmt)
         check_writable(path)
-        if chosen in NEEDS_DOT:
+        if get_renderer(chosen).needs_dot:
             require_dot(chosen)  # fail before running the script, not after
         planned.append((path, chosen))
     return planned

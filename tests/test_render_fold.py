@@ -10,7 +10,7 @@ from conftest import SCRIPTS
 from gradscope.capture import Capture, EdgeInfo, NodeInfo, RootInfo, TensorInfo
 from gradscope.render.dot import render_dot
 from gradscope.render.drawing import build
-from gradscope.render.graph_formats import render
+from gradscope.render.registry import render
 
 
 def _trace(script, *args, capsys):

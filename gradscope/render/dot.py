@@ -12,6 +12,7 @@ from __future__ import annotations
 from gradscope.capture import Capture
 from gradscope.render import drawing as drawing_mod
 from gradscope.render.drawing import Drawing, Vertex
+from gradscope.render.graphviz import run_dot
 
 # kind -> (shape, style, fill colour, legend text)
 KIND_STYLES: dict[str, tuple[str, str, str, str]] = {
@@ -40,9 +41,7 @@ def render_dot(capture: Capture, options: dict | None = None) -> str:
 
 def render_svg(capture: Capture, options: dict | None = None) -> bytes:
     """The SVG picture (for notebooks' `_repr_svg_`); needs Graphviz's `dot`."""
-    from gradscope.render.graph_formats import render
-
-    return render(capture, "svg", options or {})
+    return run_dot(render_dot(capture, options), "svg")
 
 
 def html_text(s: object) -> str:
