@@ -94,7 +94,7 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
         if ranks is not None:
             console.print(f"gradscope: the report below is rank {ranks[0]}'s (of {ranks[1]}); every rank wrote "
                           "its own files, named *.rank<N>.*", highlight=False, markup=False)
-        print_report(result.capture, console, depth=render_options.get("depth"))
+        print_report(result.capture, console, render_options)
         if findings:
             _print_findings(result.capture, console)
     _write_all(result.capture, planned, render_options, console)
@@ -166,7 +166,7 @@ def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict
     if any(path == "-" and f == "tree" for path, f in planned) and len(planned) == 1:
         from gradscope.render.tree import render_text
 
-        sys.stdout.write(render_text(capture, depth=options.get("depth")))
+        sys.stdout.write(render_text(capture, options))
         return 0
     _write_all(capture, planned, options, stderr_console())
     return 0

@@ -31,6 +31,7 @@ KIND_STYLES: dict[str, tuple[str, str, str, str]] = {
 }
 NOTE_STYLE = ("plaintext", "solid", "#ffffff", "")
 CUT_COLOUR = "#c62828"
+CONSTANT_COLOUR = "#9e9e9e"
 BACK_COLOUR = "#1565c0"
 LEGEND_COLUMNS = 3
 
@@ -112,8 +113,10 @@ def _edge_attrs(e) -> str:
         attrs.append("style=dotted")
     elif e.back:
         attrs += ["style=bold", f'color="{BACK_COLOUR}"', f'fontcolor="{BACK_COLOUR}"', "constraint=false"]
-    elif not e.grad:
+    elif e.status == "cut":
         attrs += ["style=dashed", f'color="{CUT_COLOUR}"', f'fontcolor="{CUT_COLOUR}"']
+    elif e.status == "constant":
+        attrs += [f'color="{CONSTANT_COLOUR}"']
     if e.label:
         attrs.append(f"label=<{html_text(e.label)}>")
     return ", ".join(attrs) if attrs else 'style=solid'
@@ -209,8 +212,10 @@ def _legend(d: Drawing, out: list[str]) -> None:
         out.append('    legend_root [shape=box, peripheries=2, penwidth=2, fontsize=9, label=<root: backward() from here>];')
         items.append(["legend_root"])
     samples = [("grad", "style=solid", "gradient flows")]
-    if any(not e.grad and not e.back for e in d.edges):
+    if any(e.status == "cut" and not e.back for e in d.edges):
         samples.append(("cut", f'style=dashed, color="{CUT_COLOUR}", fontcolor="{CUT_COLOUR}"', "cut (why · line)"))
+    if any(e.status == "constant" and not e.back for e in d.edges):
+        samples.append(("constant", f'color="{CONSTANT_COLOUR}"', "no gradient (constant)"))
     if any(e.back for e in d.edges):
         samples.append(("back", f'style=bold, color="{BACK_COLOUR}", fontcolor="{BACK_COLOUR}"',
                         "from the previous step"))

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradscope.analyse.graph import GraphView, compiled_note, shape_text
-from gradscope.analyse.labels import cut_reason
+from gradscope.analyse.statuses import Statuses, describe_cuts
+from gradscope.analyse.statuses import compute as compute_statuses
 from gradscope.capture import Capture
 from gradscope.render.fold import Folding, find_runs, module_indices
 
@@ -21,9 +22,9 @@ AUTO_BUDGET = 80  # the default --module-depth is the deepest that keeps the pic
 SAVED_SHOWN = 8
 TEXT_MAX = 80
 
-DETAIL_ORDER = ("title", "kind", "name", "parameter", "module", "root", "backward raised", "why cut", "detached from", "grad_fn", "op",
+DETAIL_ORDER = ("title", "kind", "status", "name", "parameter", "module", "root", "backward raised", "why cut",
+                "no gradient because", "detached from", "grad_fn", "op",
                 "shape", "dtype", "line", "requires_grad", "is_leaf", ".grad at exit", "repeated", "saved", "id")
-CUT_KINDS = ("detached", "no_grad", "inference", "nondiff", "frozen")
 _CALLS = {"backward": ".backward()", "autograd.backward": "autograd.backward()", "autograd.grad": "autograd.grad()",
           "implicit": "result (no backward call)", "selected": "--root"}
 
@@ -44,7 +45,7 @@ class Vertex:
 class Edge:
     src: str
     dst: str
-    grad: bool = True
+    status: str = "grad"  # grad | cut | constant (analyse/statuses.py)
     label: str | None = None
     back: int = 0  # > 0: from that many steps earlier of a folded run
 
@@ -81,7 +82,8 @@ def build(capture: Capture, options: dict | None = None) -> Drawing:
 
 def _build(capture: Capture, options: dict) -> Drawing:
     view = GraphView(capture)
-    drawing = full_graph(capture, view, options.get("saved", False), fold=not options.get("unfold", False))
+    statuses = compute_statuses(capture, view)
+    drawing = full_graph(capture, view, statuses, options.get("saved", False), fold=not options.get("unfold", False))
     depth = options.get("module_depth")
     if depth is None:
         depth = auto_module_depth(drawing)
@@ -96,7 +98,7 @@ def _build(capture: Capture, options: dict) -> Drawing:
 # -- the full graph, folded ------------------------------------------------------------------------
 
 
-def full_graph(capture: Capture, view: GraphView, saved: bool, fold: bool = True) -> Drawing:
+def full_graph(capture: Capture, view: GraphView, statuses: Statuses, saved: bool, fold: bool = True) -> Drawing:
     roots = {f"t{r.tensor}": r for r in capture.roots}
     vids: list[str] = []
     seen: set[str] = set()
@@ -117,7 +119,7 @@ def full_graph(capture: Capture, view: GraphView, saved: bool, fold: bool = True
     for v in vids:
         if folding.drawn(v) != v:
             continue
-        vertex = _vertex(view, v, roots.get(v), saved, known)
+        vertex = _vertex(view, statuses, v, roots.get(v), saved, known)
         if v in folding.where:
             vertex.run = folding.where[v][0]
         drawing.vertices[v] = vertex
@@ -125,7 +127,7 @@ def full_graph(capture: Capture, view: GraphView, saved: bool, fold: bool = True
         drawing.runs[r] = RunBox(run.count, _run_where(view, run), _shared_modules(view, run, known))
         for v in run.drawn:
             drawing.vertices[v].details["repeated"] = f"×{run.count} (one step drawn: the last)"
-    drawing.edges = _folded_edges(edges, folding)
+    drawing.edges = _folded_edges(edges, folding, statuses)
     if not drawing.vertices:
         code = capture.exit.get("code")
         why = f"the script exited with code {code} first" if code else "nothing it computed requires grad"
@@ -136,17 +138,17 @@ def full_graph(capture: Capture, view: GraphView, saved: bool, fold: bool = True
     return drawing
 
 
-def _folded_edges(edges, folding: Folding) -> list[Edge]:
+def _folded_edges(edges, folding: Folding, statuses: Statuses) -> list[Edge]:
     out: dict[tuple, tuple[Edge, set]] = {}
     for e in edges:
         src, dst = folding.drawn(e.src), folding.drawn(e.dst)
         ws, wd = folding.where.get(e.src), folding.where.get(e.dst)
         back = wd[1] - ws[1] if ws and wd and ws[0] == wd[0] and wd[1] > ws[1] else 0
-        key = (src, dst, e.flows_grad, e.reason, back)
+        status = statuses.edge(e.src, e.dst)
+        key = (src, dst, status.status, status.reason, back)
         entry = out.get(key)
         if entry is None:
-            entry = out[key] = (Edge(src, dst, e.flows_grad, _text(e.reason) if not e.flows_grad else None, back),
-                                set())
+            entry = out[key] = (Edge(src, dst, status.status, _text(status.reason), back), set())
         side = wd if wd else ws
         if side and not back and (not ws or not wd or ws[0] != wd[0]):
             entry[1].add(side)
@@ -205,7 +207,7 @@ def _module(view: GraphView, vid: str, known: set[str] | None = None) -> str | N
     return node.module if node is not None else None
 
 
-def _vertex(view: GraphView, vid: str, root, saved: bool, known: set[str]) -> Vertex:
+def _vertex(view: GraphView, statuses: Statuses, vid: str, root, saved: bool, known: set[str]) -> Vertex:
     t = view.tensor_of(vid)
     node = view.node_of(vid)
     where = view.where(vid)
@@ -219,9 +221,13 @@ def _vertex(view: GraphView, vid: str, root, saved: bool, known: set[str]) -> Ve
         elif t.op:
             second += f" · {t.op}"
         lines = [second]
-        if kind in CUT_KINDS:
-            lines.append(f"cut: {cut_reason(t)}")
-            details["why cut"] = cut_reason(t)
+        status = statuses.vertex(vid)
+        details["status"] = {"grad": "carries gradient", "cut": "cut", "constant": "no gradient"}[status.status]
+        if status.cut is not None:
+            lines.append(f"cut: {status.cut.reason}")
+            details["why cut"] = status.cut.reason
+        elif status.behind:
+            details["no gradient because"] = describe_cuts(statuses.cuts_behind(vid))
         lines.append(shape_text(t))
         details.update({"kind": kind, "name": t.name, "parameter": t.param_name, "grad_fn": t.grad_fn, "op": t.op,
                         "shape": t.shape, "dtype": t.dtype, "requires_grad": t.requires_grad,
@@ -362,9 +368,9 @@ def _remap_edges(edges: list[Edge], mapping: dict[str, str]) -> list[Edge]:
         src, dst = mapping.get(e.src, e.src), mapping.get(e.dst, e.dst)
         if src == dst and not e.back:
             continue
-        key = (src, dst, e.grad, e.label, e.back)
+        key = (src, dst, e.status, e.label, e.back)
         if key not in seen:
-            seen[key] = Edge(src, dst, e.grad, e.label, e.back)
+            seen[key] = Edge(src, dst, e.status, e.label, e.back)
     return list(seen.values())
 
 

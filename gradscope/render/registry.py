@@ -33,7 +33,7 @@ def _json(capture: Capture, options: dict) -> bytes:
 def _tree(capture: Capture, options: dict) -> bytes:
     from gradscope.render.tree import render_text
 
-    return render_text(capture, depth=options.get("depth", 12)).encode("utf-8")
+    return render_text(capture, options).encode("utf-8")
 
 
 def _dot(capture: Capture, options: dict) -> bytes:

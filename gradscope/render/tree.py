@@ -16,9 +16,12 @@ from rich.text import Text
 from rich.tree import Tree
 
 from gradscope.analyse.graph import GraphView, compiled_note, shape_text
+from gradscope.analyse.statuses import Statuses, describe_cuts
+from gradscope.analyse.statuses import compute as compute_statuses
 from gradscope.capture import Capture, TensorInfo
 
 DEFAULT_DEPTH = 12
+CONSTANTS_NAMED = 4  # folded constant inputs named on their line before "and N more"
 
 KIND_STYLES = {
     "parameter": "bold green",
@@ -45,9 +48,10 @@ class TreeRenderer:
         parts: list = [_header(capture)]
         if not capture.roots:
             parts.append(Text("No graph to show: the script computed nothing that requires grad.", style="dim"))
+        statuses = compute_statuses(capture, view)
         shown: set[str] = set()
         for root in capture.roots:
-            parts.append(self._root_tree(view, root, shown))
+            parts.append(self._root_tree(view, statuses, root, shown))
         table = _leaf_table(capture, view)
         if table is not None:
             parts.append(table)
@@ -62,7 +66,7 @@ class TreeRenderer:
         return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
     # -- one root ---------------------------------------------------------------------------------
-    def _root_tree(self, view: GraphView, root, shown: set[str]) -> Tree:
+    def _root_tree(self, view: GraphView, statuses: Statuses, root, shown: set[str]) -> Tree:
         vid = f"t{root.tensor}"
         title = Text("root ", style="bold")
         title.append_text(_vertex_text(view, vid))
@@ -94,33 +98,67 @@ class TreeRenderer:
             if not edges:
                 continue
             if self.depth is not None and depth >= self.depth:
-                hidden = _count_hidden(view, current, shown)
+                hidden = _hidden(view, current, shown)
                 if hidden:
-                    branch.add(Text(f"… {hidden} more vertices below (raise --depth to see them)", style="dim"))
+                    branch.add(_elided_text(statuses, hidden))
                 continue
-            pending = []
+            pending, constants = [], []
             for edge in edges:
+                status = statuses.edge(edge.src, edge.dst)
+                source = statuses.vertex(edge.src)
+                if status.status == "constant" and source.status == "constant" and not source.behind:
+                    constants.append(edge.src)  # data, targets, buffers: one line per node, not a cut
+                    continue
                 child_label = Text()
-                if not edge.flows_grad:
+                if status.status == "cut":
                     child_label.append("✂ ", style="red")
                 child_label.append_text(_vertex_text(view, edge.src))
-                if not edge.flows_grad and edge.reason:
-                    child_label.append(f"  [cut: {edge.reason}]", style="red")
+                if status.status == "cut":
+                    child_label.append(f"  [cut: {status.reason}]", style="red")
+                elif status.note:
+                    child_label.append(f"  ({status.note})", style="dim")
+                elif source.behind:
+                    child_label.append(f"  (no gradient: {describe_cuts(statuses.cuts_behind(edge.src))})",
+                                       style="dim")
                 pending.append((edge.src, branch.add(child_label), depth + 1, child_label))
+            if constants:
+                branch.add(_constants_text(view, constants))
             stack.extend(reversed(pending))
         return tree
 
 
-def _count_hidden(view: GraphView, vid: str, shown: set[str]) -> int:
+def _hidden(view: GraphView, vid: str, shown: set[str]) -> list[str]:
     seen: set[str] = set()
+    order: list[str] = []
     stack = [e.src for e in view.inputs.get(vid, [])]
     while stack:
         v = stack.pop()
         if v in seen or v in shown:
             continue
         seen.add(v)
+        order.append(v)
         stack.extend(e.src for e in view.inputs.get(v, []))
-    return len(seen)
+    return order
+
+
+def _elided_text(statuses: Statuses, hidden: list[str]) -> Text:
+    """Elision says what it hides: how many vertices, and every cut among them."""
+    cuts = [statuses.cuts[v] for v in hidden if v in statuses.cuts]
+    inside = f": {describe_cuts(cuts)}" if cuts else ""
+    text = Text(f"… {len(hidden)} more vertices{inside} (raise --depth to see them)", style="dim")
+    if cuts:
+        text.stylize("red", 0, len(text))
+    return text
+
+
+def _constants_text(view: GraphView, vids: list[str]) -> Text:
+    names = []
+    for v in vids:
+        made_from = [view.label(e.src) for e in view.inputs.get(v, [])]
+        names.append(view.label(v) + (f" of {', '.join(made_from)}" if made_from else ""))
+    shown = ", ".join(names[:CONSTANTS_NAMED]) + (f" and {len(names) - CONSTANTS_NAMED} more"
+                                                  if len(names) > CONSTANTS_NAMED else "")
+    return Text(f"· constant input{'s' if len(names) > 1 else ''} (no gradient, nothing cut): {shown}", style="dim")
 
 
 def _vertex_text(view: GraphView, vid: str) -> Text:
@@ -246,9 +284,9 @@ def _format_values(values, shape) -> str:
     return "[" + ", ".join(fmt(v) for v in values) + "]"
 
 
-def render_text(capture: Capture, depth: int | None = DEFAULT_DEPTH, width: int = 240) -> str:
-    return TreeRenderer(depth).render(capture, width)
+def render_text(capture: Capture, options: dict | None = None, width: int = 240) -> str:
+    return TreeRenderer((options or {}).get("depth", DEFAULT_DEPTH)).render(capture, width)
 
 
-def print_report(capture: Capture, console: Console, depth: int | None = DEFAULT_DEPTH) -> None:
-    console.print(Group(*TreeRenderer(depth).renderables(capture)))
+def print_report(capture: Capture, console: Console, options: dict | None = None) -> None:
+    console.print(Group(*TreeRenderer((options or {}).get("depth", DEFAULT_DEPTH)).renderables(capture)))
