@@ -12,7 +12,7 @@ import sys
 from gradscope.capture import Capture
 from gradscope.errors import CaptureError, RenderError
 from gradscope.output import check_writable, write_atomically, write_output
-from gradscope.render.registry import get_renderer, guess_format
+from gradscope.render.registry import check_options, get_renderer, guess_format
 
 
 def _plan_outputs(outputs: list[str], fmt: str | None) -> list[tuple[str, str]]:
@@ -76,6 +76,7 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
           report_rank: int = 0) -> int:
     from gradscope.console import stderr_console
 
+    check_options(render_options)
     ranks = distributed_rank()
     if ranks is not None:  # every rank traces and writes; one prints (the others would interleave)
         outputs = [per_rank_path(path, ranks[0]) for path in outputs]
@@ -157,6 +158,7 @@ def load_capture(path: str) -> Capture:
 def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict) -> int:
     from gradscope.console import stderr_console
 
+    check_options(options)
     capture = load_capture(capture_path)
     if not outputs:
         outputs = ["-"]

@@ -92,6 +92,9 @@ def _frozen_stem_capture(depth: int) -> Capture:
                {"name": "model.stem.0", "type": "Conv2d", "params": [0]},
                {"name": "model.stem.1", "type": "BatchNorm2d", "params": [1]},
                {"name": "model.head", "type": "Linear", "params": [4]}]
+    for t in tensors:  # what the one recorded backward gave each parameter
+        if t.is_parameter:
+            t.grads = [t.kind == "parameter"]
     events = [{"kind": "inplace", "op": "Tensor.requires_grad=", "tensor": t, "line": 44} for t in (0, 1)]
     return Capture(script="s.py", tensors=tensors, edges=edges, modules=modules, events=events,
                    roots=[RootInfo(tensor=int(prev[1:]), line=50, step=1)])
@@ -107,11 +110,11 @@ def test_frozen_parameters_are_cut_and_roll_up_to_the_frozen_module():
 
 
 def test_elision_says_which_cuts_it_hides():
-    text = render_text(_frozen_stem_capture(8), {"depth": 3})
+    text = render_text(_frozen_stem_capture(8), {"depth": 3, "view": "graph"})
     elided = [line for line in text.splitlines() if "more vertices" in line]
     assert len(elided) == 1 and "frozen model.stem · line 44" in elided[0], text
     assert re.search(r"… \d+ more vertices", elided[0])
-    full = render_text(_frozen_stem_capture(8), {"depth": 100})
+    full = render_text(_frozen_stem_capture(8), {"depth": 100, "view": "graph"})
     assert "more vertices" not in full and full.count("frozen") >= 2
 
 
@@ -135,3 +138,12 @@ def test_detaching_a_constant_cuts_nothing():
              EdgeInfo("t1", "t3", False, "detach() · line 5", "detached", 5), EdgeInfo("t2", "t3")]
     st = compute(Capture(script="s.py", tensors=tensors, edges=edges, roots=[RootInfo(tensor=3)]))
     assert not st.cuts and st.edge("t1", "t3").status == "constant"
+
+
+def test_module_view_is_the_default_for_models_and_says_frozen_with_the_line():
+    text = render_text(_frozen_stem_capture(3))
+    assert "Gradient flow by module" in text and "root " not in text
+    assert re.search(r"^  model\.stem\s+Sequential\s+2 frozen · line 44\s+✗$", text, re.M), text
+    assert "✂ frozen model.stem Sequential: 2 parameters (requires_grad=False) · line 44" in text
+    both = render_text(_frozen_stem_capture(3), {"view": "all"})
+    assert "Gradient flow by module" in both and "root " in both

@@ -86,14 +86,14 @@ def compute(capture: Capture, view: GraphView | None = None) -> Statuses:
     """Statuses of every vertex and edge of `capture` (one pass; linear in the graph for the usual
     few cuts, bounded by cuts x constants downstream of them otherwise)."""
     view = view or GraphView(capture)
-    freeze_lines = _freeze_lines(capture)
+    lines = freeze_lines(capture)
     owners = frozen_units(capture)
     vertices: dict[str, VertexStatus] = {}
     cuts: dict[str, Cut] = {}
     for t in capture.tensors:
         status = _tensor_status(view, t)
         if status == "cut":
-            cut = _cut_of(t, freeze_lines, owners)
+            cut = _cut_of(t, lines, owners)
             cuts[t.vid] = cut
             vertices[t.vid] = VertexStatus("cut", cut)
         else:
@@ -137,12 +137,8 @@ def _cut_of(t: TensorInfo, freeze_lines: dict[int, int], owners: dict[int, str])
     return Cut(t.vid, "nondiff", what + (f" · line {t.line}" if t.line is not None else ""), t.line)
 
 
-def freeze_line(capture: Capture, t: TensorInfo) -> int | None:
-    """The line that set requires_grad=False on `t`, if the script did so after creating it."""
-    return _freeze_lines(capture).get(t.id)
-
-
-def _freeze_lines(capture: Capture) -> dict[int, int]:
+def freeze_lines(capture: Capture) -> dict[int, int]:
+    """Frozen tensor id -> the line that set requires_grad=False on it (else the line that made it)."""
     lines: dict[int, int] = {}
     for e in capture.events:
         tid, line = e.get("tensor"), e.get("line")

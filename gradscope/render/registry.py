@@ -70,6 +70,16 @@ RENDERERS: dict[str, Renderer] = {r.format: r for r in (
 EXTENSIONS: dict[str, str] = {ext: r.format for r in RENDERERS.values() for ext in r.extensions}
 
 
+VIEWS = ("module", "graph", "all")  # the terminal report's views; none given: module when the script made modules
+
+
+def check_options(options: dict) -> None:
+    """Reject a bad option before a script runs, not after."""
+    view = options.get("view")
+    if view is not None and view not in VIEWS:
+        raise UsageError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+
+
 def get_renderer(fmt: str) -> Renderer:
     renderer = RENDERERS.get(fmt.lower())
     if renderer is None:
