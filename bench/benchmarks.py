@@ -25,7 +25,7 @@ class Settings:
 
 def _svg_available() -> bool:
     try:
-        import gradscope.render.graph_formats  # noqa: F401
+        import gradscope.render.registry  # noqa: F401
     except ImportError:
         return False
     return shutil.which("dot") is not None

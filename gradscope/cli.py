@@ -37,11 +37,15 @@ def trace(
     roots: List[str] = typer.Option([], "--root", help="Walk the graph from this variable instead (repeatable)."),
     step: Optional[int] = typer.Option(None, "--step", min=1, help="Record the N-th backward call's graph."),
     depth: int = typer.Option(12, "--depth", min=1, help="Tree depth before eliding (with a count)."),
+    view: Optional[str] = typer.Option(None, "--view", help="Report: module (per nn.Module, the default when "
+                                       "the script made modules), graph (tensor tree), or all."),
+    show_all: bool = typer.Option(False, "--all", help="One row per tensor in the table of leaves and parameters."),
     no_findings: bool = typer.Option(False, "--no-findings", help="Do not print the findings section."),
     module_depth: Optional[int] = typer.Option(None, "--module-depth", min=0, help="Collapse modules below this depth in pictures."),
     max_nodes: Optional[int] = typer.Option(None, "--max-nodes", min=1, help="Elide pictures beyond this many nodes."),
     saved: bool = typer.Option(False, "--saved", help="Show saved tensors in pictures."),
     unfold: bool = typer.Option(False, "--unfold", help="Draw repeated steps one by one instead of folding them."),
+    ops: bool = typer.Option(False, "--ops", help="Draw grad_fn-only nodes, unnamed views and buffers in pictures."),
     rank: int = typer.Option(0, "--rank", min=0, help="Under torchrun: the rank that prints the report (each "
                              "rank writes its own files, e.g. cap.rank1.json)."),
 ) -> None:
@@ -54,7 +58,7 @@ def trace(
     if module is not None and script is not None:
         args.insert(0, script)
     options = {"depth": depth, "module_depth": module_depth, "max_nodes": max_nodes, "saved": saved,
-               "unfold": unfold}
+               "unfold": unfold, "view": view, "all": show_all, "ops": ops}
     code = commands.trace(script=script, module=module, args=args, json_path=json_path, outputs=outputs,
                           fmt=fmt, quiet=quiet, roots=roots, step=step, findings=not no_findings,
                           render_options=options, report_rank=rank)
@@ -89,16 +93,19 @@ def render(
     outputs: List[str] = typer.Option([], "-o", "--output", help="Write here (format from the extension; - for stdout)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="tree, json, dot, svg, png, pdf or html."),
     depth: int = typer.Option(12, "--depth", min=1, help="Tree depth before eliding (with a count)."),
+    view: Optional[str] = typer.Option(None, "--view", help="Report: module, graph or all."),
+    show_all: bool = typer.Option(False, "--all", help="One row per tensor in the table of leaves and parameters."),
     module_depth: Optional[int] = typer.Option(None, "--module-depth", min=0),
     max_nodes: Optional[int] = typer.Option(None, "--max-nodes", min=1),
     saved: bool = typer.Option(False, "--saved"),
     unfold: bool = typer.Option(False, "--unfold"),
+    ops: bool = typer.Option(False, "--ops", help="Draw grad_fn-only nodes, unnamed views and buffers."),
 ) -> None:
     """Re-render a saved capture without re-running the script (and without importing torch)."""
     from gradscope import commands
 
     options = {"depth": depth, "module_depth": module_depth, "max_nodes": max_nodes, "saved": saved,
-               "unfold": unfold}
+               "unfold": unfold, "view": view, "all": show_all, "ops": ops}
     raise typer.Exit(commands.render(capture_path, outputs, fmt, options))
 
 

@@ -11,17 +11,18 @@ import sys
 
 from gradscope.capture import Capture
 from gradscope.errors import CaptureError, RenderError
-from gradscope.output import check_writable, guess_format, write_atomically, write_output
+from gradscope.output import check_writable, write_atomically, write_output
+from gradscope.render.registry import check_options, get_renderer, guess_format
 
 
 def _plan_outputs(outputs: list[str], fmt: str | None) -> list[tuple[str, str]]:
-    from gradscope.render.graph_formats import NEEDS_DOT, require_dot
+    from gradscope.render.graphviz import require_dot
 
     planned = []
     for path in outputs:
         chosen = guess_format(path, fmt)
         check_writable(path)
-        if chosen in NEEDS_DOT:
+        if get_renderer(chosen).needs_dot:
             require_dot(chosen)  # fail before running the script, not after
         planned.append((path, chosen))
     return planned
@@ -75,6 +76,7 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
           report_rank: int = 0) -> int:
     from gradscope.console import stderr_console
 
+    check_options(render_options)
     ranks = distributed_rank()
     if ranks is not None:  # every rank traces and writes; one prints (the others would interleave)
         outputs = [per_rank_path(path, ranks[0]) for path in outputs]
@@ -93,7 +95,7 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
         if ranks is not None:
             console.print(f"gradscope: the report below is rank {ranks[0]}'s (of {ranks[1]}); every rank wrote "
                           "its own files, named *.rank<N>.*", highlight=False, markup=False)
-        print_report(result.capture, console, depth=render_options.get("depth"))
+        print_report(result.capture, console, render_options)
         if findings:
             _print_findings(result.capture, console)
     _write_all(result.capture, planned, render_options, console)
@@ -156,6 +158,7 @@ def load_capture(path: str) -> Capture:
 def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict) -> int:
     from gradscope.console import stderr_console
 
+    check_options(options)
     capture = load_capture(capture_path)
     if not outputs:
         outputs = ["-"]
@@ -165,7 +168,7 @@ def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict
     if any(path == "-" and f == "tree" for path, f in planned) and len(planned) == 1:
         from gradscope.render.tree import render_text
 
-        sys.stdout.write(render_text(capture, depth=options.get("depth")))
+        sys.stdout.write(render_text(capture, options))
         return 0
     _write_all(capture, planned, options, stderr_console())
     return 0

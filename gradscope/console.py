@@ -17,6 +17,15 @@ def stderr_console() -> Console:
         no_color=plain,
         highlight=False,
         emoji=False,
-        width=None if not plain else 240,
+        width=None if not plain else report_width(),
         soft_wrap=False,
     )
+
+
+def report_width() -> int:
+    """Columns for a report that goes to a pipe or a file: `COLUMNS` when set, else 240."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return 240
+    return columns if columns > 0 else 240

@@ -12,39 +12,11 @@ import tempfile
 
 from gradscope.capture import Capture
 from gradscope.errors import RenderError, UsageError
-
-TEXT_FORMATS = {"json", "tree", "dot", "html"}
-BINARY_FORMATS = {"svg", "png", "pdf"}
-EXTENSIONS = {".json": "json", ".txt": "tree", ".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png",
-              ".pdf": "pdf", ".html": "html", ".htm": "html"}
-
-
-def guess_format(path: str, explicit: str | None) -> str:
-    if explicit:
-        fmt = explicit.lower()
-        if fmt not in TEXT_FORMATS | BINARY_FORMATS:
-            raise UsageError(f"unknown format {explicit!r}; choose one of {', '.join(sorted(TEXT_FORMATS | BINARY_FORMATS))}")
-        return fmt
-    if path == "-":
-        return "tree"
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in EXTENSIONS:
-        raise UsageError(f"cannot tell the format of {path!r} from its extension; use one of "
-                         f"{', '.join(sorted(EXTENSIONS))} or --format")
-    return EXTENSIONS[ext]
+from gradscope.render import registry
 
 
 def render_bytes(capture: Capture, fmt: str, options: dict | None = None) -> bytes:
-    options = options or {}
-    if fmt == "json":
-        return (capture.dumps() + "\n").encode("utf-8")
-    if fmt == "tree":
-        from gradscope.render.tree import render_text
-
-        return render_text(capture, depth=options.get("depth", 12)).encode("utf-8")
-    from gradscope.render import graph_formats
-
-    return graph_formats.render(capture, fmt, options)
+    return registry.render(capture, fmt, options)
 
 
 def check_writable(path: str) -> None:
@@ -64,7 +36,7 @@ def write_output(capture: Capture, path: str, fmt: str, options: dict | None = N
     """Render and write; returns a one-line description of what was written."""
     data = render_bytes(capture, fmt, options)
     if path == "-":
-        if fmt in BINARY_FORMATS and sys.stdout.isatty():
+        if registry.get_renderer(fmt).binary and sys.stdout.isatty():
             raise UsageError(f"refusing to write binary {fmt.upper()} to a terminal; use -o FILE")
         sys.stdout.flush()
         sys.stdout.buffer.write(data)

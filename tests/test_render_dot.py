@@ -19,7 +19,7 @@ from conftest import ROOT, SAMPLES
 
 from gradscope.capture import Capture
 from gradscope.render.dot import KIND_STYLES, render_dot
-from gradscope.render.graph_formats import render
+from gradscope.render.registry import render
 
 DATA = ROOT / "tests" / "data"
 GOLD = ROOT / "tests" / "gold" / "dot"

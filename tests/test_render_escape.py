@@ -18,7 +18,7 @@ import pytest
 from conftest import SCRIPTS, trace_json
 
 from gradscope.capture import Capture, EdgeInfo, NodeInfo, RootInfo, TensorInfo
-from gradscope.render.graph_formats import render
+from gradscope.render.registry import render
 
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT_CLOSE = "</script><script>alert(1)</script>"

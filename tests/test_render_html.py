@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 from gradscope.capture import Capture
-from gradscope.render.graph_formats import render
+from gradscope.render.registry import render
 
 DATA = ROOT / "tests" / "data"
 INSTALL = "run `make test` (it installs them) or `apt-get install -y chromium chromium-driver`"

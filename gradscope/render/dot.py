@@ -12,6 +12,7 @@ from __future__ import annotations
 from gradscope.capture import Capture
 from gradscope.render import drawing as drawing_mod
 from gradscope.render.drawing import Drawing, Vertex
+from gradscope.render.graphviz import run_dot
 
 # kind -> (shape, style, fill colour, legend text)
 KIND_STYLES: dict[str, tuple[str, str, str, str]] = {
@@ -26,10 +27,12 @@ KIND_STYLES: dict[str, tuple[str, str, str, str]] = {
     "nondiff": ("trapezium", "dashed,filled", "#ffcdd2", "output of a non-differentiable op"),
     "constant": ("ellipse", "dotted,filled", "#eeeeee", "constant (requires_grad=False)"),
     "module": ("box3d", "filled", "#e3f2fd", "collapsed module (--module-depth)"),
+    "module_frozen": ("box3d", "dashed,filled", "#bbdefb", "collapsed frozen module"),
     "elided": ("note", "dotted,filled", "#ffffff", "elided nodes (--max-nodes)"),
 }
 NOTE_STYLE = ("plaintext", "solid", "#ffffff", "")
 CUT_COLOUR = "#c62828"
+CONSTANT_COLOUR = "#9e9e9e"
 BACK_COLOUR = "#1565c0"
 LEGEND_COLUMNS = 3
 
@@ -40,9 +43,7 @@ def render_dot(capture: Capture, options: dict | None = None) -> str:
 
 def render_svg(capture: Capture, options: dict | None = None) -> bytes:
     """The SVG picture (for notebooks' `_repr_svg_`); needs Graphviz's `dot`."""
-    from gradscope.render.graph_formats import render
-
-    return render(capture, "svg", options or {})
+    return run_dot(render_dot(capture, options), "svg")
 
 
 def html_text(s: object) -> str:
@@ -71,13 +72,15 @@ def html_text(s: object) -> str:
 
 def to_dot(d: Drawing, legend: bool = True) -> str:
     out = ["digraph gradscope {",
-           '  graph [rankdir=TB, fontname="Helvetica", fontsize=12, nodesep=0.25, ranksep=0.35, labelloc=t,',
+           '  graph [rankdir=TB, newrank=true, fontname="Helvetica", fontsize=12, nodesep=0.25, ranksep=0.35,',
+           '         labelloc=t,',
            f"         label=<{_title_label(d)}>];",
            '  node [fontname="Helvetica", fontsize=11, margin="0.08,0.04"];',
            '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.7];']
     _clusters(d, out)
     for e in d.edges:
         out.append(f"  {e.src} -> {e.dst} [{_edge_attrs(e)}];")
+    out.extend(_beside_consumers(d))
     if legend:
         _legend(d, out)
     out.append("}")
@@ -99,12 +102,24 @@ def _node_line(v: Vertex, indent: str) -> str:
     size = 9 if v.kind == "grad_fn" else 10
     rows.extend(f'<FONT POINT-SIZE="{size}">{html_text(line)}</FONT>' for line in v.lines)
     attrs = [f'id="{v.vid}"', f'class="gs_node gs_{v.kind}"', f"shape={shape}", f'style="{style}"',
-             f'fillcolor="{fill}"', f"label=<{'<BR/>'.join(rows)}>"]
+             f'fillcolor="{fill}"', f"label=<{'<BR/>'.join(rows)}>", f'tooltip="{_tooltip(v)}"']
     if v.root:
         attrs += ["peripheries=2", "penwidth=2"]
     if v.kind == "grad_fn":
         attrs.append("fontsize=9")
     return f"{indent}{v.vid} [{', '.join(attrs)}];"
+
+
+def _tooltip(v: Vertex) -> str:
+    """The vertex's details, one per line, for the SVG tooltip (escaped like a label, then quoted)."""
+    lines = []
+    for key, value in v.details.items():
+        if key in ("id", "title"):
+            continue
+        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        lines.append(f"{key}: {text}")
+    body = "&#10;".join(html_text(line) for line in [v.details.get("title", v.title), *lines])
+    return body.replace("\\", "\\\\")
 
 
 def _edge_attrs(e) -> str:
@@ -113,8 +128,10 @@ def _edge_attrs(e) -> str:
         attrs.append("style=dotted")
     elif e.back:
         attrs += ["style=bold", f'color="{BACK_COLOUR}"', f'fontcolor="{BACK_COLOUR}"', "constraint=false"]
-    elif not e.grad:
+    elif e.status == "cut":
         attrs += ["style=dashed", f'color="{CUT_COLOUR}"', f'fontcolor="{CUT_COLOUR}"']
+    elif e.status == "constant":
+        attrs += [f'color="{CONSTANT_COLOUR}"']
     if e.label:
         attrs.append(f"label=<{html_text(e.label)}>")
     return ", ".join(attrs) if attrs else 'style=solid'
@@ -128,7 +145,7 @@ def _module_path(v: Vertex) -> list[str]:
         return []
     parts = v.module.split(".")
     names = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
-    return names[:-1] if v.kind == "module" else names
+    return names[:-1] if v.kind.startswith("module") else names
 
 
 def _clusters(d: Drawing, out: list[str]) -> None:
@@ -139,7 +156,7 @@ def _clusters(d: Drawing, out: list[str]) -> None:
     for vid, v in d.vertices.items():
         if v.run is None:
             continue
-        p = paths[vid] + ([v.module] if v.kind == "module" else [])
+        p = paths[vid] + ([v.module] if v.kind.startswith("module") else [])
         common = shared.get(v.run, d.runs[v.run].modules)
         n = 0
         while n < len(common) and n < len(p) and common[n] == p[n]:
@@ -195,6 +212,25 @@ def _cluster_attrs(d: Drawing, path: tuple) -> list[str]:
     return ['style="rounded,dashed"', 'color="#9e9e9e"', f"label=<{label}>", 'class="gs_module"']
 
 
+def _beside_consumers(d: Drawing) -> list[str]:
+    """A parameter with one consumer sits on its consumer's rank. Left alone, dot puts every input
+    at the top of its module's box, the boxes of consecutive blocks overlap in rank and are pushed
+    sideways one after the other: a staircase several thousand points wide."""
+    inputs: set[str] = set()
+    consumers: dict[str, list[str]] = {}
+    for e in d.edges:
+        if e.back:
+            continue
+        inputs.add(e.dst)
+        consumers.setdefault(e.src, []).append(e.dst)
+    lines = []
+    for vid, v in d.vertices.items():
+        targets = consumers.get(vid, [])
+        if v.kind in ("parameter", "frozen") and vid not in inputs and len(set(targets)) == 1:
+            lines.append(f"  {{ rank=same; {vid}; {targets[0]}; }}")
+    return lines
+
+
 def _legend(d: Drawing, out: list[str]) -> None:
     """A small grid: a sample of each kind drawn, the root mark, and each edge style used."""
     kinds = [k for k in KIND_STYLES if any(v.kind == k for v in d.vertices.values())]
@@ -210,8 +246,10 @@ def _legend(d: Drawing, out: list[str]) -> None:
         out.append('    legend_root [shape=box, peripheries=2, penwidth=2, fontsize=9, label=<root: backward() from here>];')
         items.append(["legend_root"])
     samples = [("grad", "style=solid", "gradient flows")]
-    if any(not e.grad and not e.back for e in d.edges):
+    if any(e.status == "cut" and not e.back for e in d.edges):
         samples.append(("cut", f'style=dashed, color="{CUT_COLOUR}", fontcolor="{CUT_COLOUR}"', "cut (why · line)"))
+    if any(e.status == "constant" and not e.back for e in d.edges):
+        samples.append(("constant", f'color="{CONSTANT_COLOUR}"', "no gradient (constant)"))
     if any(e.back for e in d.edges):
         samples.append(("back", f'style=bold, color="{BACK_COLOUR}", fontcolor="{BACK_COLOUR}"',
                         "from the previous step"))
@@ -227,3 +265,6 @@ def _legend(d: Drawing, out: list[str]) -> None:
         out.extend(f"    {a[-1]} -> {b[0]} [style=invis];" for a, b in zip(row, row[1:]))
     out.extend(f"    {a[0][0]} -> {b[0][0]} [style=invis];" for a, b in zip(rows, rows[1:]))
     out.append("  }")
+    if rows:  # below the picture, not beside it: the legend must not add to the width
+        fed = {e.src for e in d.edges if not e.back}
+        out.extend(f"  {vid} -> {rows[0][0][0]} [style=invis];" for vid in d.vertices if vid not in fed)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradscope.analyse.graph import GraphView, compiled_note, shape_text
-from gradscope.analyse.labels import cut_reason
+from gradscope.analyse.statuses import Statuses, describe_cuts
+from gradscope.analyse.statuses import compute as compute_statuses
 from gradscope.capture import Capture
 from gradscope.render.fold import Folding, find_runs, module_indices
 
@@ -21,9 +22,10 @@ AUTO_BUDGET = 80  # the default --module-depth is the deepest that keeps the pic
 SAVED_SHOWN = 8
 TEXT_MAX = 80
 
-DETAIL_ORDER = ("title", "kind", "name", "parameter", "module", "root", "backward raised", "why cut", "detached from", "grad_fn", "op",
+DETAIL_ORDER = ("title", "kind", "status", "name", "parameter", "module", "root", "backward raised", "why cut",
+                "no gradient because", "detached from", "grad_fn", "op",
                 "shape", "dtype", "line", "requires_grad", "is_leaf", ".grad at exit", "repeated", "saved", "id")
-CUT_KINDS = ("detached", "no_grad", "inference", "nondiff", "frozen")
+CUT_KINDS = ("detached", "no_grad", "inference", "nondiff")  # frozen parameters are handled on their own
 _CALLS = {"backward": ".backward()", "autograd.backward": "autograd.backward()", "autograd.grad": "autograd.grad()",
           "implicit": "result (no backward call)", "selected": "--root"}
 
@@ -38,13 +40,14 @@ class Vertex:
     root: str | None = None  # how it was backpropagated from, when it is a root
     run: int | None = None  # index of the repeated step it stands for
     details: dict[str, Any] = field(default_factory=dict)
+    internal: str | None = None  # "op": grad_fn-only node or unnamed view; "buffer": a module buffer (hidden unless --ops)
 
 
 @dataclass
 class Edge:
     src: str
     dst: str
-    grad: bool = True
+    status: str = "grad"  # grad | cut | constant (analyse/statuses.py)
     label: str | None = None
     back: int = 0  # > 0: from that many steps earlier of a folded run
 
@@ -81,7 +84,10 @@ def build(capture: Capture, options: dict | None = None) -> Drawing:
 
 def _build(capture: Capture, options: dict) -> Drawing:
     view = GraphView(capture)
-    drawing = full_graph(capture, view, options.get("saved", False), fold=not options.get("unfold", False))
+    statuses = compute_statuses(capture, view)
+    drawing = full_graph(capture, view, statuses, options.get("saved", False), fold=not options.get("unfold", False))
+    if not options.get("ops"):
+        drawing = hide_internals(drawing)
     depth = options.get("module_depth")
     if depth is None:
         depth = auto_module_depth(drawing)
@@ -96,7 +102,7 @@ def _build(capture: Capture, options: dict) -> Drawing:
 # -- the full graph, folded ------------------------------------------------------------------------
 
 
-def full_graph(capture: Capture, view: GraphView, saved: bool, fold: bool = True) -> Drawing:
+def full_graph(capture: Capture, view: GraphView, statuses: Statuses, saved: bool, fold: bool = True) -> Drawing:
     roots = {f"t{r.tensor}": r for r in capture.roots}
     vids: list[str] = []
     seen: set[str] = set()
@@ -114,10 +120,13 @@ def full_graph(capture: Capture, view: GraphView, saved: bool, fold: bool = True
     drawing = Drawing(title=_title(capture), module_types={m.get("name"): m.get("type") for m in capture.modules
                                                            if isinstance(m.get("name"), str)})
     known = set(drawing.module_types)
+    buffers = _buffers(capture, known)
     for v in vids:
         if folding.drawn(v) != v:
             continue
-        vertex = _vertex(view, v, roots.get(v), saved, known)
+        vertex = _vertex(view, statuses, v, roots.get(v), saved, known)
+        if v not in roots:
+            vertex.internal = _internal(view, statuses, v, buffers)
         if v in folding.where:
             vertex.run = folding.where[v][0]
         drawing.vertices[v] = vertex
@@ -125,7 +134,7 @@ def full_graph(capture: Capture, view: GraphView, saved: bool, fold: bool = True
         drawing.runs[r] = RunBox(run.count, _run_where(view, run), _shared_modules(view, run, known))
         for v in run.drawn:
             drawing.vertices[v].details["repeated"] = f"×{run.count} (one step drawn: the last)"
-    drawing.edges = _folded_edges(edges, folding)
+    drawing.edges = _folded_edges(edges, folding, statuses)
     if not drawing.vertices:
         code = capture.exit.get("code")
         why = f"the script exited with code {code} first" if code else "nothing it computed requires grad"
@@ -136,17 +145,92 @@ def full_graph(capture: Capture, view: GraphView, saved: bool, fold: bool = True
     return drawing
 
 
-def _folded_edges(edges, folding: Folding) -> list[Edge]:
+VIEW_OPS = frozenset({"view", "reshape", "transpose", "t", "permute", "expand", "expand_as", "squeeze", "unsqueeze",
+                      "flatten", "contiguous", "view_as", "reshape_as", "select", "narrow", "split", "chunk",
+                      "unbind", "__getitem__", "Tensor.__getitem__", "Tensor.view", "Tensor.reshape",
+                      "Tensor.transpose", "Tensor.permute", "Tensor.t", "Tensor.expand", "Tensor.squeeze",
+                      "Tensor.unsqueeze", "Tensor.flatten", "Tensor.contiguous"})
+
+
+def _buffers(capture: Capture, modules: set[str]) -> set[str]:
+    """Module buffers (running stats) that never carried gradient: named `<module>.<buffer>`."""
+    return {t.vid for t in capture.tensors if t.kind == "constant" and t.name and t.scope is None and "." in t.name
+            and t.name.rsplit(".", 1)[0] in modules}
+
+
+def _internal(view: GraphView, statuses: Statuses, vid: str, buffers: set[str]) -> str | None:
+    """What a default picture hides: grad_fn nodes that no tensor owns (TBackward0 inside a linear),
+    unnamed views and reshapes, and buffers with no cut behind them. Never a cut."""
+    status = statuses.vertex(vid)
+    if status.status == "cut":
+        return None
+    if vid in buffers and not status.behind:
+        return "buffer"
+    t = view.tensor_of(vid)
+    if t is None:
+        node = view.node_of(vid)
+        name = node.name if node is not None else ""
+        if name and not name[-1].isdigit() or compiled_note(name):
+            return None  # a custom autograd.Function or a compiled region: the user's own unit, kept
+        return "op"
+    if t.kind == "nonleaf" and not t.name and not t.param_name and t.op in VIEW_OPS:
+        return "op"
+    return None
+
+
+def hide_internals(drawing: Drawing) -> Drawing:
+    """Fold hidden vertices away: an op-internal vertex is contracted (its inputs feed its consumers
+    directly, a cut on either side kept as a cut), a buffer is dropped with its edges."""
+    hidden = {vid for vid, v in drawing.vertices.items() if v.internal}
+    if not hidden:
+        return drawing
+    ins: dict[str, list[Edge]] = {}
+    outs: dict[str, list[Edge]] = {}
+    for e in drawing.edges:
+        ins.setdefault(e.dst, []).append(e)
+        outs.setdefault(e.src, []).append(e)
+    for vid in hidden:
+        kind = drawing.vertices[vid].internal
+        incoming = [e for e in ins.pop(vid, []) if e.src != vid]
+        outgoing = [e for e in outs.pop(vid, []) if e.dst != vid]
+        for e in incoming:
+            outs[e.src] = [x for x in outs.get(e.src, []) if x is not e]
+        for e in outgoing:
+            ins[e.dst] = [x for x in ins.get(e.dst, []) if x is not e]
+        if kind == "buffer":
+            continue
+        for a in incoming:
+            for b in outgoing:
+                merged = _merge(a, b)
+                outs.setdefault(merged.src, []).append(merged)
+                ins.setdefault(merged.dst, []).append(merged)
+    out = Drawing(drawing.title, runs=drawing.runs, module_types=drawing.module_types, notes=list(drawing.notes))
+    out.vertices = {vid: v for vid, v in drawing.vertices.items() if vid not in hidden}
+    edges = [e for lst in outs.values() for e in lst]
+    out.edges = _remap_edges(edges, {})
+    if any(v.internal == "op" for v in drawing.vertices.values()):
+        out.notes.append("grad_fn-only nodes and unnamed views folded into their ops (--ops to draw them)")
+    return out
+
+
+def _merge(a: Edge, b: Edge) -> Edge:
+    """a: x -> hidden, b: hidden -> y; the contracted x -> y keeps the stronger status and its label."""
+    rank = {"cut": 2, "constant": 1, "grad": 0}
+    first = a if rank[a.status] >= rank[b.status] else b
+    return Edge(a.src, b.dst, first.status, first.label, max(a.back, b.back))
+
+
+def _folded_edges(edges, folding: Folding, statuses: Statuses) -> list[Edge]:
     out: dict[tuple, tuple[Edge, set]] = {}
     for e in edges:
         src, dst = folding.drawn(e.src), folding.drawn(e.dst)
         ws, wd = folding.where.get(e.src), folding.where.get(e.dst)
         back = wd[1] - ws[1] if ws and wd and ws[0] == wd[0] and wd[1] > ws[1] else 0
-        key = (src, dst, e.flows_grad, e.reason, back)
+        status = statuses.edge(e.src, e.dst)
+        key = (src, dst, status.status, status.reason, back)
         entry = out.get(key)
         if entry is None:
-            entry = out[key] = (Edge(src, dst, e.flows_grad, _text(e.reason) if not e.flows_grad else None, back),
-                                set())
+            entry = out[key] = (Edge(src, dst, status.status, _text(status.reason), back), set())
         side = wd if wd else ws
         if side and not back and (not ws or not wd or ws[0] != wd[0]):
             entry[1].add(side)
@@ -205,7 +289,7 @@ def _module(view: GraphView, vid: str, known: set[str] | None = None) -> str | N
     return node.module if node is not None else None
 
 
-def _vertex(view: GraphView, vid: str, root, saved: bool, known: set[str]) -> Vertex:
+def _vertex(view: GraphView, statuses: Statuses, vid: str, root, saved: bool, known: set[str]) -> Vertex:
     t = view.tensor_of(vid)
     node = view.node_of(vid)
     where = view.where(vid)
@@ -213,16 +297,15 @@ def _vertex(view: GraphView, vid: str, root, saved: bool, known: set[str]) -> Ve
     if t is not None:
         title = view.label(vid)
         kind = t.kind
-        second = kind
-        if t.grad_fn:
-            second += f" · {t.grad_fn}" + (f" ({t.op})" if t.op else "")
-        elif t.op:
-            second += f" · {t.op}"
-        lines = [second]
-        if kind in CUT_KINDS:
-            lines.append(f"cut: {cut_reason(t)}")
-            details["why cut"] = cut_reason(t)
-        lines.append(shape_text(t))
+        # two lines: the name, then kind · shape; the rest is in the details (HTML) and the tooltip (SVG)
+        dims = "[" + ", ".join(str(d) for d in t.shape) + "]" if t.shape is not None else "[?]"
+        lines = [f"{kind} · {dims}" + (f" {t.dtype}" if t.dtype and t.dtype != "float32" else "")]
+        status = statuses.vertex(vid)
+        details["status"] = {"grad": "carries gradient", "cut": "cut", "constant": "no gradient"}[status.status]
+        if status.cut is not None:
+            details["why cut"] = status.cut.reason
+        elif status.behind:
+            details["no gradient because"] = describe_cuts(statuses.cuts_behind(vid))
         details.update({"kind": kind, "name": t.name, "parameter": t.param_name, "grad_fn": t.grad_fn, "op": t.op,
                         "shape": t.shape, "dtype": t.dtype, "requires_grad": t.requires_grad,
                         "is_leaf": t.is_leaf})
@@ -231,14 +314,13 @@ def _vertex(view: GraphView, vid: str, root, saved: bool, known: set[str]) -> Ve
     else:
         title = node.name if node is not None else vid
         kind = "grad_fn"
-        lines = [f"grad_fn · {node.op}" if node is not None and node.op else "grad_fn"]
+        lines = ["grad_fn"]
         details.update({"kind": "grad_fn (no tensor kept)", "grad_fn": title, "op": node.op if node else None})
     note = compiled_note(t.grad_fn if t is not None else (node.name if node is not None else None))
     if note:
         lines.append(note)
         details["not visible"] = note
     if where:
-        lines.append(where)
         details["line"] = where
     module = _module(view, vid, known)
     if module:
@@ -315,7 +397,12 @@ def auto_module_depth(drawing: Drawing) -> int | None:
 
 
 def collapse_modules(drawing: Drawing, depth: int) -> Drawing:
-    """Everything inside a module at `depth` (submodules included) becomes one box for that module."""
+    """Everything inside a module at `depth` (submodules included) becomes one box for that module,
+    except what would hide a cut: a module mixing trainable and frozen parameters, or holding a
+    detach / no_grad / non-differentiable cut, is opened down to the modules that do not; cut
+    vertices and frozen parameters are never boxed (a frozen parameter keeps its dashed edge into
+    its box). A box says what it holds: `4 trainable · 2 frozen`, and `frozen` in its colour."""
+    mixed = _mixed_modules(drawing)
     box_of: dict[str, str] = {}
     boxes: dict[str, Vertex] = {}
     order = {name: i for i, name in enumerate(drawing.module_types)}
@@ -323,28 +410,48 @@ def collapse_modules(drawing: Drawing, depth: int) -> Drawing:
         if v.module and v.module not in order:
             order[v.module] = len(order)
     for v in drawing.vertices.values():
-        if not v.module or module_depth(v.module) < depth or v.kind in ("module", "elided"):
+        if not v.module or module_depth(v.module) < depth or v.kind in ("module", "module_frozen", "elided", "frozen") \
+                or v.kind in CUT_KINDS:
             continue
-        name = ".".join(v.module.split(".")[:depth])
+        parts = v.module.split(".")
+        name = next((".".join(parts[:d]) for d in range(depth, len(parts) + 1)
+                     if ".".join(parts[:d]) not in mixed), None)
+        if name is None:
+            continue
         box_id = f"m{order.setdefault(name, len(order))}" + (f"r{v.run}" if v.run is not None else "")
         box = boxes.get(box_id)
         if box is None:
             mtype = drawing.module_types.get(name)
             box = boxes[box_id] = Vertex(box_id, "module", _text(name), [mtype or "module"], name, run=v.run,
                                          details={"id": box_id, "kind": "module (collapsed)", "module": name,
-                                                  "type": mtype, "title": name, "members": 0, "parameters": 0})
+                                                  "type": mtype, "title": name, "members": 0, "trainable": 0,
+                                                  "frozen": 0})
             if v.run is not None:
                 box.details["repeated"] = v.details.get("repeated")
         box.details["members"] += 1
-        if v.kind in ("parameter", "frozen"):
-            box.details["parameters"] += 1
+        if v.kind == "parameter":
+            box.details["trainable"] += 1
         if v.root:
             box.root = box.details["root"] = v.root
         box_of[v.vid] = box_id
     if not boxes:
         return drawing
+    frozen_lines: dict[str, set] = {}
+    for v in drawing.vertices.values():  # frozen parameters stay outside, but their box counts them
+        if v.kind == "frozen" and v.module:
+            for box in boxes.values():
+                if v.module == box.module or v.module.startswith(box.module + "."):
+                    box.details["frozen"] += 1
+                    if v.details.get("why cut"):
+                        frozen_lines.setdefault(box.vid, set()).add(v.details["why cut"])
     for box in boxes.values():
-        box.lines.append(f"{box.details['members']} vertices, {box.details['parameters']} parameters")
+        trainable, frozen = box.details["trainable"], box.details["frozen"]
+        parts = ([f"{trainable} trainable"] if trainable else []) + ([f"{frozen} frozen"] if frozen else [])
+        box.lines.append(" · ".join(parts) if parts else f"{box.details['members']} vertices, no parameters")
+        if frozen and not trainable:
+            box.kind = "module_frozen"
+            box.lines[-1] = "frozen" + (f" · {sorted(frozen_lines[box.vid])[0].split(' · ', 1)[-1]}"
+                                        if box.vid in frozen_lines else "")
     out = Drawing(drawing.title, runs=drawing.runs, module_types=drawing.module_types, notes=list(drawing.notes))
     for v in drawing.vertices.values():
         target = box_of.get(v.vid)
@@ -356,15 +463,34 @@ def collapse_modules(drawing: Drawing, depth: int) -> Drawing:
     return out
 
 
+def _mixed_modules(drawing: Drawing) -> set[str]:
+    """Modules that hold both trainable and frozen parameters, or a cut other than a frozen parameter."""
+    trainable: set[str] = set()
+    frozen: set[str] = set()
+    cut: set[str] = set()
+    for v in drawing.vertices.values():
+        if not v.module:
+            continue
+        parts = v.module.split(".")
+        prefixes = [".".join(parts[:d]) for d in range(1, len(parts) + 1)]
+        if v.kind == "parameter":
+            trainable.update(prefixes)
+        elif v.kind == "frozen":
+            frozen.update(prefixes)
+        elif v.kind in CUT_KINDS:
+            cut.update(prefixes)
+    return (trainable & frozen) | cut
+
+
 def _remap_edges(edges: list[Edge], mapping: dict[str, str]) -> list[Edge]:
     seen: dict[tuple, Edge] = {}
     for e in edges:
         src, dst = mapping.get(e.src, e.src), mapping.get(e.dst, e.dst)
         if src == dst and not e.back:
             continue
-        key = (src, dst, e.grad, e.label, e.back)
+        key = (src, dst, e.status, e.label, e.back)
         if key not in seen:
-            seen[key] = Edge(src, dst, e.grad, e.label, e.back)
+            seen[key] = Edge(src, dst, e.status, e.label, e.back)
     return list(seen.values())
 
 

@@ -14,7 +14,7 @@ import json
 from gradscope.capture import Capture
 from gradscope.render import drawing as drawing_mod
 from gradscope.render.dot import to_dot
-from gradscope.render.graph_formats import run_dot
+from gradscope.render.graphviz import run_dot
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 

@@ -9,6 +9,7 @@ both renderable and readable.
 from __future__ import annotations
 
 import io
+import math
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -16,9 +17,17 @@ from rich.text import Text
 from rich.tree import Tree
 
 from gradscope.analyse.graph import GraphView, compiled_note, shape_text
+from gradscope.analyse.modules import param_grad_norm
+from gradscope.analyse.statuses import Statuses, describe_cuts
+from gradscope.analyse.statuses import compute as compute_statuses
 from gradscope.capture import Capture, TensorInfo
+from gradscope.render.module_view import has_modules, module_renderables
+from gradscope.render.registry import check_options
 
 DEFAULT_DEPTH = 12
+CONSTANTS_NAMED = 4
+NAME_WIDTH = 40  # longer names in the table are shortened in the middle
+VALUES_SHOWN = 4  # gradients with more elements are shown as norm and shape  # folded constant inputs named on their line before "and N more"
 
 KIND_STYLES = {
     "parameter": "bold green",
@@ -37,18 +46,31 @@ class TreeRenderer:
     output_file_extension = "txt"
     output_is_binary = False
 
-    def __init__(self, depth: int | None = DEFAULT_DEPTH):
+    def __init__(self, depth: int | None = DEFAULT_DEPTH, view: str | None = None, show_all: bool = False):
+        check_options({"view": view})
         self.depth = depth
+        self.view = view
+        self.show_all = show_all
 
     def renderables(self, capture: Capture) -> list:
         view = GraphView(capture)
         parts: list = [_header(capture)]
+        statuses = compute_statuses(capture, view)
+        mode = self.view or ("module" if has_modules(capture) else "graph")
+        if mode in ("module", "all"):
+            parts.extend(module_renderables(capture, view, statuses))
+        if mode in ("graph", "all") or not has_modules(capture):
+            parts.extend(self._graph(capture, view, statuses))
+        return parts
+
+    def _graph(self, capture: Capture, view: GraphView, statuses: Statuses) -> list:
+        parts: list = []
         if not capture.roots:
             parts.append(Text("No graph to show: the script computed nothing that requires grad.", style="dim"))
         shown: set[str] = set()
         for root in capture.roots:
-            parts.append(self._root_tree(view, root, shown))
-        table = _leaf_table(capture, view)
+            parts.append(self._root_tree(view, statuses, root, shown))
+        table = _leaf_table(capture, view, self.show_all)
         if table is not None:
             parts.append(table)
         return parts
@@ -62,7 +84,7 @@ class TreeRenderer:
         return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
     # -- one root ---------------------------------------------------------------------------------
-    def _root_tree(self, view: GraphView, root, shown: set[str]) -> Tree:
+    def _root_tree(self, view: GraphView, statuses: Statuses, root, shown: set[str]) -> Tree:
         vid = f"t{root.tensor}"
         title = Text("root ", style="bold")
         title.append_text(_vertex_text(view, vid))
@@ -94,33 +116,67 @@ class TreeRenderer:
             if not edges:
                 continue
             if self.depth is not None and depth >= self.depth:
-                hidden = _count_hidden(view, current, shown)
+                hidden = _hidden(view, current, shown)
                 if hidden:
-                    branch.add(Text(f"… {hidden} more vertices below (raise --depth to see them)", style="dim"))
+                    branch.add(_elided_text(statuses, hidden))
                 continue
-            pending = []
+            pending, constants = [], []
             for edge in edges:
+                status = statuses.edge(edge.src, edge.dst)
+                source = statuses.vertex(edge.src)
+                if status.status == "constant" and source.status == "constant" and not source.behind:
+                    constants.append(edge.src)  # data, targets, buffers: one line per node, not a cut
+                    continue
                 child_label = Text()
-                if not edge.flows_grad:
+                if status.status == "cut":
                     child_label.append("✂ ", style="red")
                 child_label.append_text(_vertex_text(view, edge.src))
-                if not edge.flows_grad and edge.reason:
-                    child_label.append(f"  [cut: {edge.reason}]", style="red")
+                if status.status == "cut":
+                    child_label.append(f"  [cut: {status.reason}]", style="red")
+                elif status.note:
+                    child_label.append(f"  ({status.note})", style="dim")
+                elif source.behind:
+                    child_label.append(f"  (no gradient: {describe_cuts(statuses.cuts_behind(edge.src))})",
+                                       style="dim")
                 pending.append((edge.src, branch.add(child_label), depth + 1, child_label))
+            if constants:
+                branch.add(_constants_text(view, constants))
             stack.extend(reversed(pending))
         return tree
 
 
-def _count_hidden(view: GraphView, vid: str, shown: set[str]) -> int:
+def _hidden(view: GraphView, vid: str, shown: set[str]) -> list[str]:
     seen: set[str] = set()
+    order: list[str] = []
     stack = [e.src for e in view.inputs.get(vid, [])]
     while stack:
         v = stack.pop()
         if v in seen or v in shown:
             continue
         seen.add(v)
+        order.append(v)
         stack.extend(e.src for e in view.inputs.get(v, []))
-    return len(seen)
+    return order
+
+
+def _elided_text(statuses: Statuses, hidden: list[str]) -> Text:
+    """Elision says what it hides: how many vertices, and every cut among them."""
+    cuts = [statuses.cuts[v] for v in hidden if v in statuses.cuts]
+    inside = f": {describe_cuts(cuts)}" if cuts else ""
+    text = Text(f"… {len(hidden)} more vertices{inside} (raise --depth to see them)", style="dim")
+    if cuts:
+        text.stylize("red", 0, len(text))
+    return text
+
+
+def _constants_text(view: GraphView, vids: list[str]) -> Text:
+    names = []
+    for v in vids:
+        made_from = [view.label(e.src) for e in view.inputs.get(v, [])]
+        names.append(view.label(v) + (f" of {', '.join(made_from)}" if made_from else ""))
+    shown = ", ".join(names[:CONSTANTS_NAMED]) + (f" and {len(names) - CONSTANTS_NAMED} more"
+                                                  if len(names) > CONSTANTS_NAMED else "")
+    return Text(f"· constant input{'s' if len(names) > 1 else ''} (no gradient, nothing cut): {shown}", style="dim")
 
 
 def _vertex_text(view: GraphView, vid: str) -> Text:
@@ -197,29 +253,119 @@ def _header(capture: Capture) -> Text:
     return text
 
 
-def _leaf_table(capture: Capture, view: GraphView) -> Table | None:
-    rows = [t for t in capture.tensors if _in_leaf_table(t)]
-    if not rows:
+def _leaf_table(capture: Capture, view: GraphView, show_all: bool = False) -> Table | None:
+    """Leaves and parameters: parameters one row per module (per tensor with --all), other tensors
+    one row per name and line (a loop variable rebound each step is one row with a count)."""
+    buffers = _buffer_ids(capture) if not show_all else set()
+    owners = {} if show_all else _param_owners(capture)
+    groups: dict[tuple, list[TensorInfo]] = {}
+    for t in capture.tensors:
+        if not _in_leaf_table(t) or t.id in buffers:
+            continue
+        if t.id in owners:
+            key: tuple = ("module", owners[t.id])
+        elif show_all:
+            key = ("tensor", t.id)
+        else:
+            key = ("name", t.name, t.scope, t.param_name, t.line, t.kind)
+        groups.setdefault(key, []).append(t)
+    if not groups:
         return None
     table = Table(title="Leaves and parameters", title_justify="left", show_lines=False, box=None,
                   pad_edge=False, header_style="bold")
     for column in ("name", "kind", "requires_grad", "grad from each backward", ".grad at exit", "gradient"):
-        table.add_column(column)
-    for t in rows:
-        got = "".join({True: "✓", False: "✗", None: "·"}[g] for g in t.grads) or "-"
-        if t.grad_is_none is None:
-            at_exit = "(freed)"
+        table.add_column(column, no_wrap=True)
+    for key, members in groups.items():
+        first = members[0]
+        if key[0] == "module":
+            name = f"{key[1]} ({len(members)} parameter{'s' if len(members) > 1 else ''})"
         else:
-            at_exit = "None" if t.grad_is_none else "set"
-        gradient = ""
-        if t.grad_values is not None:
-            gradient = _format_values(t.grad_values, t.grad_shape)
-        elif t.grad_shape is not None:
-            gradient = "[" + ", ".join(str(d) for d in t.grad_shape) + "]"
-        where = f" (line {t.line})" if t.name in view.rebinds and t.line else ""
-        table.add_row(Text(view.label(t.vid) + where), Text(t.kind), Text(str(t.requires_grad)), Text(got),
-                      Text(at_exit), Text(gradient))
+            name = view.label(first.vid) + (f" (line {first.line})" if first.name in view.rebinds and first.line else "")
+            if len(members) > 1:
+                name += f" ×{len(members)}"
+        table.add_row(Text(shorten_middle(name, NAME_WIDTH)), Text(_same(t.kind for t in members)),
+                      Text(_same(str(t.requires_grad) for t in members)), Text(_got(members)),
+                      Text(_same(_at_exit(t) for t in members)), Text(_gradient(members)))
     return table
+
+
+def _same(values) -> str:
+    distinct = list(dict.fromkeys(values))
+    return distinct[0] if len(distinct) == 1 else "/".join(distinct)
+
+
+def _got(members: list[TensorInfo]) -> str:
+    width = max(len(t.grads) for t in members)
+    marks = []
+    for i in range(width):
+        got = [t.grads[i] for t in members if i < len(t.grads)]
+        mark = True if any(g is True for g in got) else False if any(g is False for g in got) else None
+        marks.append({True: "✓", False: "✗", None: "·"}[mark])
+    return "".join(marks) or "-"
+
+
+def _at_exit(t: TensorInfo) -> str:
+    if t.grad_is_none is None:
+        return "(freed)"
+    return "None" if t.grad_is_none else "set"
+
+
+def _gradient(members: list[TensorInfo]) -> str:
+    """Small gradients as values; else the norm (when its values are known) and the shape; never a
+    vector wrapped over lines."""
+    with_grad = [t for t in members if t.grad_shape is not None]
+    if not with_grad:
+        return ""
+    if len(members) == 1:
+        t = with_grad[0]
+        shape = "[" + ", ".join(str(d) for d in t.grad_shape) + "]"
+        if t.grad_values is not None and len(t.grad_values) <= VALUES_SHOWN:
+            return _format_values(t.grad_values, t.grad_shape)
+        norm = param_grad_norm(t)
+        return f"norm {norm:.3g} · {shape}" if norm is not None else shape
+    norms = [param_grad_norm(t) for t in with_grad]
+    count = f"{len(with_grad)} tensor{'s' if len(with_grad) > 1 else ''}"
+    if any(n is None for n in norms):
+        return count
+    return f"norm {math.sqrt(sum(n * n for n in norms)):.3g} · {count}"
+
+
+def shorten_middle(name: str, width: int) -> str:
+    """`model.blocks.0.conv1.weight` -> `model.…conv1.weight`: the head and the distinguishing tail
+    kept (`in_proj_weight` vs `in_proj_bias`). For display only: files and patterns use full names."""
+    if len(name) <= width:
+        return name
+    parts = name.split(".")
+    tail = parts[-1]
+    i = len(parts) - 2
+    while i > 0 and len(parts[0]) + 2 + len(parts[i]) + 1 + len(tail) <= width:
+        tail = parts[i] + "." + tail
+        i -= 1
+    short = f"{parts[0]}.…{tail}" if len(parts) > 1 else name
+    if len(short) > width:
+        keep = width - 1
+        short = name[:keep // 3] + "…" + name[-(keep - keep // 3):]
+    return short
+
+
+def _param_owners(capture: Capture) -> dict[int, str]:
+    """Parameter id -> the deepest module holding it."""
+    owners: dict[int, str] = {}
+    for m in capture.modules:
+        name = m.get("name")
+        if not isinstance(name, str):
+            continue
+        for p in m.get("params", []):
+            if p not in owners or name.count(".") > owners[p].count("."):
+                owners[p] = name
+    return owners
+
+
+def _buffer_ids(capture: Capture) -> set[int]:
+    """Module buffers (running stats): constants named after their module, not leaves."""
+    modules = {m.get("name") for m in capture.modules}
+    return {t.id for t in capture.tensors if t.kind == "constant" and t.name and t.scope is None
+            and "." in t.name and t.name.rsplit(".", 1)[0] in modules}
 
 
 _FACTORIES = frozenset({"tensor", "as_tensor", "ones", "zeros", "full", "empty", "rand", "randn", "randint",
@@ -246,9 +392,14 @@ def _format_values(values, shape) -> str:
     return "[" + ", ".join(fmt(v) for v in values) + "]"
 
 
-def render_text(capture: Capture, depth: int | None = DEFAULT_DEPTH, width: int = 240) -> str:
-    return TreeRenderer(depth).render(capture, width)
+def _renderer(options: dict | None) -> TreeRenderer:
+    options = options or {}
+    return TreeRenderer(options.get("depth", DEFAULT_DEPTH), options.get("view"), bool(options.get("all")))
 
 
-def print_report(capture: Capture, console: Console, depth: int | None = DEFAULT_DEPTH) -> None:
-    console.print(Group(*TreeRenderer(depth).renderables(capture)))
+def render_text(capture: Capture, options: dict | None = None, width: int = 240) -> str:
+    return _renderer(options).render(capture, width)
+
+
+def print_report(capture: Capture, console: Console, options: dict | None = None) -> None:
+    console.print(Group(*_renderer(options).renderables(capture)))

@@ -1,7 +1,6 @@
-"""Graph pictures: DOT text, and SVG/PNG/PDF/HTML laid out by Graphviz's `dot` program.
+"""Running Graphviz's `dot`: a subprocess with a timeout, and one line saying how to install it.
 
-`dot` runs as a subprocess with a timeout; when it is missing, only the formats that need it
-fail, with one line saying how to install it (DOT and JSON never need it).
+Only the formats that need `dot` fail when it is missing (DOT and JSON never need it).
 """
 
 from __future__ import annotations
@@ -9,28 +8,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from gradscope.capture import Capture
 from gradscope.errors import RenderError
-from gradscope.render.dot import render_dot
 
 DOT_TIMEOUT_S = 120
 INSTALL_HINT = ("Graphviz's `dot` program is needed for {fmt} output but was not found on PATH; install Graphviz "
                 "(Debian/Ubuntu: apt-get install graphviz, macOS: brew install graphviz) or write .dot/.json instead")
-
-
-def render(capture: Capture, fmt: str, options: dict) -> bytes:
-    if fmt == "dot":
-        return render_dot(capture, options).encode("utf-8")
-    if fmt in ("svg", "png", "pdf"):
-        return run_dot(render_dot(capture, options), fmt)
-    if fmt == "html":
-        from gradscope.render.html import render_html
-
-        return render_html(capture, options).encode("utf-8")
-    raise RenderError(f"unknown picture format {fmt!r}")
-
-
-NEEDS_DOT = frozenset({"svg", "png", "pdf", "html"})
 
 
 def require_dot(fmt: str) -> str:

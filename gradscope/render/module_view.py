@@ -1,0 +1,150 @@
+"""The module view: gradient flow per `nn.Module`, the default report for scripts that build models.
+
+One row per module (identical siblings folded, uniform subtrees standing for themselves): its
+parameters (trainable / frozen, and the line that froze them), whether each recorded backward
+reached it, the cuts entering it and the gradient norm left after the last backward. Then every
+cut once, with line and reason. Like torchinfo's summary, but for gradient flow. Rich Text only
+(never markup), so names from user code print as they are.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from gradscope.analyse.graph import GraphView
+from gradscope.analyse.modules import ModuleStatus, Row, fold_names, fold_rows, module_of, module_statuses, recorded_roots
+from gradscope.analyse.statuses import Cut, Statuses
+from gradscope.capture import Capture
+from gradscope.render.fold import blank_indices
+
+MARKS = {True: "✓", False: "✗", None: "·"}
+
+
+def has_modules(capture: Capture) -> bool:
+    """The module view has something to say: the script made a module with parameters."""
+    return any(m.get("params") for m in capture.modules)
+
+
+def module_renderables(capture: Capture, view: GraphView, statuses: Statuses) -> list:
+    modules = module_statuses(capture, statuses, view)
+    rows = fold_rows(modules)
+    parts: list = []
+    if not rows:
+        return parts
+    parts.append(_legend(capture))
+    parts.append(_table(rows))
+    cuts = _cuts(view, statuses, modules)
+    if cuts is not None:
+        parts.append(cuts)
+    return parts
+
+
+def _legend(capture: Capture) -> Text:
+    calls = []
+    for n, i in enumerate(recorded_roots(capture), 1):
+        root = capture.roots[i]
+        name = capture.tensor(root.tensor).name or "?"
+        calls.append(f"#{n} {name} (line {root.line})" if root.line is not None else f"#{n} {name}")
+    text = Text("Gradient flow by module", style="bold")
+    if calls:
+        text.append(f"  · ✓/✗: did backward {', '.join(calls)} reach it", style="dim")
+    return text
+
+
+def _table(rows: list[Row]) -> Table:
+    norms = [_norm(r.module.grad_norm) if r.count == 1 else "" for r in rows]
+    cuts = ["; ".join(f"✂ {c.reason}" for c in r.module.cuts_in) for r in rows]
+    columns = ["module", "type", "parameters", "backward"] + (["grad norm"] if any(norms) else []) + \
+        (["cut inputs"] if any(cuts) else [])
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, show_edge=False)
+    for column in columns:
+        table.add_column(column, no_wrap=column != "cut inputs", overflow="fold")
+    for row, norm, cut in zip(rows, norms, cuts):
+        m = row.module
+        name = Text("  " * row.level + row.label, style="cyan" if m.frozen and not m.trainable else "")
+        mtype = (m.type or "") + (f" ×{row.count}" if row.count > 1 else "")
+        cells = [name, Text(mtype, style="dim"), _params(m, row.count), _reached(m)]
+        if "grad norm" in columns:
+            cells.append(Text(norm))
+        if "cut inputs" in columns:
+            cells.append(Text(cut, style="red"))
+        table.add_row(*cells)
+    return table
+
+
+def _params(m: ModuleStatus, count: int) -> Text:
+    text = Text()
+    if m.trainable:
+        text.append(f"{m.trainable} trainable", style="green")
+    if m.frozen:
+        if m.trainable:
+            text.append(" · ")
+        text.append(f"{m.frozen} frozen", style="bold cyan")
+    if count > 1:
+        text.append(" each")
+    if m.frozen_lines:
+        lines = ", ".join(str(n) for n in m.frozen_lines[:3])
+        text.append(f" · line{'s' if len(m.frozen_lines) > 1 else ''} {lines}", style="cyan")
+    return text
+
+
+def _reached(m: ModuleStatus) -> Text:
+    if not m.called:
+        return Text("never called", style="yellow")
+    marks = "".join(MARKS[r] for r in m.reached)
+    style = "green" if all(r is not False for r in m.reached) else "red"
+    return Text(marks or "-", style=style)
+
+
+def _norm(value: float | None) -> str:
+    return "" if value is None else f"{value:.3g}"
+
+
+def _cuts(view: GraphView, statuses: Statuses, modules: dict[str, ModuleStatus]) -> Text | None:
+    """Every cut once: frozen modules as units (identical ones folded), then each detach / no_grad /
+    non-differentiable op, with the modules that read it."""
+    if not statuses.cuts:
+        return None
+    text = Text("Cuts", style="bold")
+    units: dict[str, list[Cut]] = {}
+    for cut in statuses.cuts.values():
+        if cut.kind == "frozen":
+            units.setdefault(cut.module or view.label(cut.vid), []).append(cut)
+    alike: dict[tuple, list[str]] = {}
+    for unit, cuts in units.items():
+        mtype = modules[unit].type if unit in modules else None
+        lines = tuple(sorted({c.line for c in cuts if c.line is not None}))
+        alike.setdefault((blank_indices(unit), mtype, len(cuts), lines), []).append(unit)
+    for (_, mtype, count, lines), names in alike.items():
+        where = f" · line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines[:3]))}" if lines else ""
+        text.append("\n  ✂ ", style="red")
+        text.append(f"frozen {fold_names(names)}", style="bold cyan")
+        kind = f" {mtype}" + (f" ×{len(names)}" if len(names) > 1 else "") if mtype else ""
+        each = " each" if len(names) > 1 else ""
+        text.append(f"{kind}: {count} parameter{'s' if count > 1 else ''}{each} (requires_grad=False){where}")
+    for vid, cut in statuses.cuts.items():
+        if cut.kind == "frozen":
+            continue
+        readers = []
+        for e in view.consumers.get(vid, []):
+            reader = module_of(view, e.dst) or view.label(e.dst)
+            if reader not in readers:
+                readers.append(reader)
+        text.append("\n  ✂ ", style="red")
+        text.append(cut.reason, style="red")
+        text.append(f"  {_cut_label(view, vid)}")
+        if readers:
+            shown = ", ".join(readers[:3]) + (f" and {len(readers) - 3} more" if len(readers) > 3 else "")
+            text.append(f" → {shown}", style="dim")
+    return text
+
+
+def _cut_label(view: GraphView, vid: str) -> str:
+    """A cut tensor by its name; an unnamed `x.detach()` as what it was detached from."""
+    t = view.tensor_of(vid)
+    label = view.label(vid)
+    if t is not None and not t.name and t.detached_from is not None and t.detached_from in view.tensors:
+        verb = ".data" if t.cut_op == "Tensor.data" else f".{t.cut_op}()"
+        return view.label(f"t{t.detached_from}") + verb
+    return label
