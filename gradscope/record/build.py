@@ -12,7 +12,7 @@ import bisect
 import torch
 
 from gradscope.analyse.labels import classify, cut_reason
-from gradscope.capture import Capture, EdgeInfo, NodeInfo, RootInfo, TensorInfo
+from gradscope.capture import Capture, EdgeInfo, NodeInfo, RootInfo, TensorInfo, json_scalar
 from gradscope.record.records import TensorRecord
 from gradscope.record.recorder import GRAD_VALUES_MAX, Recorder
 from gradscope.record.walk import without_gc
@@ -145,7 +145,7 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
     return Capture(
         script=script,
         argv=list(argv),
-        torch_version=torch.__version__,
+        torch_version=str(torch.__version__),
         exit=exit_info,
         tensors=tensors,
         nodes=capture_nodes,
@@ -180,7 +180,7 @@ def _refresh(recorder: Recorder, rec) -> None:
             rec.grad_shape = list(g.shape)
             if g.numel() <= GRAD_VALUES_MAX and g.layout is torch.strided and g.device.type != "meta":
                 values = g.detach().cpu().flatten().tolist()
-                rec.grad_values = [v if isinstance(v, _SCALAR_TYPES) else str(v) for v in values]
+                rec.grad_values = [json_scalar(v) if isinstance(v, _SCALAR_TYPES) else str(v) for v in values]
     except Exception:  # noqa: BLE001 - an odd tensor subclass loses detail, not the capture
         pass
 
