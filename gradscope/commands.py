@@ -11,7 +11,7 @@ import sys
 
 from gradscope.capture import Capture
 from gradscope.errors import CaptureError, RenderError
-from gradscope.output import check_writable, guess_format, write_atomically, write_output
+from gradscope.output import check_outputs, files_named, guess_format, write_atomically, write_output
 
 
 def _plan_outputs(outputs: list[str], fmt: str | None) -> list[tuple[str, str]]:
@@ -20,7 +20,6 @@ def _plan_outputs(outputs: list[str], fmt: str | None) -> list[tuple[str, str]]:
     planned = []
     for path in outputs:
         chosen = guess_format(path, fmt)
-        check_writable(path)
         if chosen in NEEDS_DOT:
             require_dot(chosen)  # fail before running the script, not after
         planned.append((path, chosen))
@@ -33,10 +32,10 @@ def _resolve(script: str | None, module: str | None):
     return runner.resolve_module(module) if module else runner.resolve_script(script)
 
 
-def _trace(script, module, args, step, roots):
+def _trace(target, args, step, roots):
     from gradscope.api import trace_target
 
-    return trace_target(_resolve(script, module), args, step=step, roots=roots)
+    return trace_target(target, args, step=step, roots=roots)
 
 
 def _write_all(capture: Capture, planned, options, console) -> None:
@@ -80,11 +79,12 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
         outputs = [per_rank_path(path, ranks[0]) for path in outputs]
         json_path = per_rank_path(json_path, ranks[0]) if json_path else json_path
         quiet = quiet or ranks[0] != report_rank
+    target = _resolve(script, module)
     planned = _plan_outputs(outputs, fmt)
     if json_path:
-        check_writable(json_path)
         planned.insert(0, (json_path, "json"))
-    result = _trace(script, module, args, step, roots)
+    check_outputs([path for path, _ in planned], [target.path, *files_named(args)])
+    result = _trace(target, args, step, roots)
     console = None if quiet else stderr_console()
     if console is not None:
         from gradscope.render.tree import print_report
@@ -114,12 +114,14 @@ def explain(*, target, module, args, tensors, json_path, step) -> int:
     from gradscope.console import stderr_console
     from gradscope.render.findings import findings_json, print_explanation, print_findings
 
-    if json_path:
-        check_writable(json_path)
+    outputs = [json_path] if json_path else []
     if module is None and target is not None and target.endswith(".json") and os.path.isfile(target):
+        check_outputs(outputs, [target])
         capture, code = load_capture(target), 0
     else:
-        result = _trace(target, module, args, step, ())
+        resolved = _resolve(target, module)
+        check_outputs(outputs, [resolved.path, *files_named(args)])
+        result = _trace(resolved, args, step, ())
         capture, code = result.capture, result.exit_code
     console = stderr_console()
     found = find_all(capture)
@@ -162,6 +164,7 @@ def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict
         if fmt is None:
             fmt = "tree"
     planned = _plan_outputs(outputs, fmt)
+    check_outputs([path for path, _ in planned], [capture_path])
     if any(path == "-" and f == "tree" for path, f in planned) and len(planned) == 1:
         from gradscope.render.tree import render_text
 
