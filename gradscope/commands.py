@@ -11,6 +11,7 @@ import sys
 
 from gradscope.capture import Capture
 from gradscope.errors import CaptureError, RenderError
+from gradscope.escape import for_terminal, printable_finding
 from gradscope.output import check_outputs, files_named, guess_format, write_atomically, write_output
 
 
@@ -93,9 +94,10 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
         if ranks is not None:
             console.print(f"gradscope: the report below is rank {ranks[0]}'s (of {ranks[1]}); every rank wrote "
                           "its own files, named *.rank<N>.*", highlight=False, markup=False)
-        print_report(result.capture, console, depth=render_options.get("depth"))
+        shown = for_terminal(result.capture)
+        print_report(shown, console, depth=render_options.get("depth"))
         if findings:
-            _print_findings(result.capture, console)
+            _print_findings(shown, console)
     _write_all(result.capture, planned, render_options, console)
     return result.exit_code
 
@@ -125,9 +127,10 @@ def explain(*, target, module, args, tensors, json_path, step) -> int:
         capture, code = result.capture, result.exit_code
     console = stderr_console()
     found = find_all(capture)
-    print_findings(found, console, always=True)
+    print_findings([printable_finding(f) for f in found], console, always=True)
+    shown = for_terminal(capture) if tensors else capture
     for name in tensors:
-        print_explanation(explain_tensor(capture, name), console)
+        print_explanation(explain_tensor(shown, name), console)
     if json_path:
         text = json.dumps(findings_json(found), indent=1, ensure_ascii=False) + "\n"
         write_atomically(json_path, text.encode("utf-8"))
@@ -168,7 +171,7 @@ def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict
     if any(path == "-" and f == "tree" for path, f in planned) and len(planned) == 1:
         from gradscope.render.tree import render_text
 
-        sys.stdout.write(render_text(capture, depth=options.get("depth")))
+        sys.stdout.write(render_text(for_terminal(capture), depth=options.get("depth")))
         return 0
     _write_all(capture, planned, options, stderr_console())
     return 0

@@ -42,9 +42,10 @@ def render_bytes(capture: Capture, fmt: str, options: dict | None = None) -> byt
     if fmt == "json":
         return (capture.dumps() + "\n").encode("utf-8")
     if fmt == "tree":
+        from gradscope.escape import for_terminal
         from gradscope.render.tree import render_text
 
-        return render_text(capture, depth=options.get("depth", 12)).encode("utf-8")
+        return render_text(for_terminal(capture), depth=options.get("depth", 12)).encode("utf-8")
     from gradscope.render import graph_formats
 
     return graph_formats.render(capture, fmt, options)
