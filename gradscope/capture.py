@@ -25,7 +25,8 @@ from gradscope.errors import CaptureError
 
 # 1: first format (tensors, nodes, edges, roots, variables, events, modules, optimizers, warnings).
 # 2: strict JSON (non-finite numbers as "nan"/"inf"/"-inf" strings, never NaN/Infinity); every field typed.
-FORMAT_VERSION = 2
+# 3: diagnostics (gradscope's own failures while recording: where, what, how often).
+FORMAT_VERSION = 3
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
 KINDS: tuple[str, ...] = Kind.__args__
@@ -205,6 +206,16 @@ class WarningInfo(TypedDict):
     line: Index | None
 
 
+class Diagnostic(_Record):
+    """One kind of internal failure while recording: events it hit were not recorded."""
+
+    where: str  # the gradscope code that failed, e.g. "record/mode.py:142 (__torch_function__)"
+    what: str  # the first exception, "TypeError: ..."
+    count: Index = 1  # how many times it happened
+    file: str | None = None  # the user's line being run when it first happened
+    line: Index | None = None
+
+
 class Capture(msgspec.Struct, forbid_unknown_fields=True, dict=True):
     """Everything a traced run left behind. `dict=True` only to cache lookups beside the fields."""
 
@@ -223,6 +234,7 @@ class Capture(msgspec.Struct, forbid_unknown_fields=True, dict=True):
     modules: list[ModuleInfo] = msgspec.field(default_factory=list)
     optimizers: list[OptimizerInfo] = msgspec.field(default_factory=list)
     warnings: list[WarningInfo] = msgspec.field(default_factory=list)  # shown to the user during the run
+    diagnostics: list[Diagnostic] = msgspec.field(default_factory=list)  # gradscope's own failures
 
     # -- lookups -------------------------------------------------------------------------------
     def tensor(self, tid: int) -> TensorInfo:

@@ -98,8 +98,17 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
         print_report(shown, console, depth=render_options.get("depth"))
         if findings:
             _print_findings(shown, console)
+        _print_incomplete(shown, console)
     _write_all(result.capture, planned, render_options, console)
     return result.exit_code
+
+
+def _print_incomplete(capture: Capture, console) -> None:
+    from gradscope.analyse.diagnostics import incomplete_note
+
+    note = incomplete_note(capture)
+    if note:
+        console.print(note, highlight=False, markup=False, style="yellow", soft_wrap=True)
 
 
 def _print_findings(capture: Capture, console) -> None:
@@ -131,6 +140,7 @@ def explain(*, target, module, args, tensors, json_path, step) -> int:
     shown = for_terminal(capture) if tensors else capture
     for name in tensors:
         print_explanation(explain_tensor(shown, name), console)
+    _print_incomplete(for_terminal(capture) if capture.diagnostics else capture, console)
     if json_path:
         text = json.dumps(findings_json(found), indent=1, ensure_ascii=False) + "\n"
         write_atomically(json_path, text.encode("utf-8"))
@@ -171,7 +181,9 @@ def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict
     if any(path == "-" and f == "tree" for path, f in planned) and len(planned) == 1:
         from gradscope.render.tree import render_text
 
-        sys.stdout.write(render_text(for_terminal(capture), depth=options.get("depth")))
+        shown = for_terminal(capture)
+        sys.stdout.write(render_text(shown, depth=options.get("depth")))
+        _print_incomplete(shown, stderr_console())
         return 0
     _write_all(capture, planned, options, stderr_console())
     return 0

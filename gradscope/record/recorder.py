@@ -15,6 +15,7 @@ import torch
 
 from gradscope.record import walk
 from gradscope.record.facts import Facts
+from gradscope.record.failures import Failures
 from gradscope.record.records import MAX_CUT_DEPTH, OpEvent, TensorRecord
 
 _Tensor = torch.Tensor
@@ -57,8 +58,12 @@ class Recorder:
         self.events: list[dict] = []
         self.warnings: list[dict] = []  # shown to the user during the run (session.py records them)
         self.event_counts: dict[tuple, int] = {}
-        self.failures = 0
+        self.failures = Failures(user_files.is_user_code)
         self.facts = Facts(self)  # extra facts for the findings
+
+    def note_failure(self, exc: BaseException) -> None:
+        """One of gradscope's own steps failed: keep the script running, and say so in the capture."""
+        self.failures.note(exc)
 
     # -- tensor identity ---------------------------------------------------------------------
     def lookup(self, t):
@@ -388,8 +393,8 @@ class Recorder:
                 self.snapshots.append(snap)
                 if known is None:
                     self.sites[site] = snap
-            except Exception:  # noqa: BLE001
-                self.failures += 1
+            except Exception as exc:  # noqa: BLE001
+                self.note_failure(exc)
         watched = self._watched_leaves(snap)
         before = [_grad_token(t) for _, t in watched]
         try:
@@ -401,13 +406,13 @@ class Recorder:
         finally:
             try:
                 self._after_backward(snap, watched, before)
-            except Exception:  # noqa: BLE001
-                self.failures += 1
+            except Exception as exc:  # noqa: BLE001
+                self.note_failure(exc)
         try:
             if call == "autograd.grad":
                 self._after_grad(snap, roots, inputs, result, file, line)
-        except Exception:  # noqa: BLE001
-            self.failures += 1
+        except Exception as exc:  # noqa: BLE001
+            self.note_failure(exc)
         return result
 
     def _watched_leaves(self, snap):
