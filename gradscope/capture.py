@@ -2,65 +2,86 @@
 
 Everything after recording (analysis, rendering, `gradscope render`) works from a `Capture`
 alone, so this module must never import torch. A capture round-trips through JSON exactly:
-`Capture.from_json(json.loads(json.dumps(c.to_json()))) == c`.
+`Capture.loads(c.dumps()) == c`.
+
+The records are msgspec `Struct`s and the dict-shaped parts are `TypedDict`s: the type annotations
+below *are* the schema (docs/capture-format.md), and msgspec decodes and validates a file against it
+in one pass, so `render` and `explain` never see a value of the wrong type, a null where a list
+belongs, a negative id or count, or an integer outside int64.
 
 Vertex ids: tensors are "t<N>", grad_fn nodes that no tensor owns are "n<N>"; edges connect
 vertex ids in the forward direction (input -> output), gradient flows against them.
 """
 
-from __future__ import annotations
+import contextlib
+import gc
+import math
+import re
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-import dataclasses
-import json
-from dataclasses import dataclass, field
-from typing import Any
+import msgspec
 
 from gradscope.errors import CaptureError
 
 # 1: first format (tensors, nodes, edges, roots, variables, events, modules, optimizers, warnings).
-FORMAT_VERSION = 1
+# 2: strict JSON (non-finite numbers as "nan"/"inf"/"-inf" strings, never NaN/Infinity); every field typed.
+# 3: diagnostics (gradscope's own failures while recording: where, what, how often).
+FORMAT_VERSION = 3
 
-KINDS = (
-    "parameter",
-    "frozen",
-    "nonleaf",
-    "leaf",
-    "inference",
-    "detached",
-    "no_grad",
-    "nondiff",
-    "constant",
-)
+Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
+KINDS: tuple[str, ...] = Kind.__args__
+
+_INT64_MAX = 2**63 - 1
+Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=_INT64_MAX)]  # any int64 (exit codes)
+Index = Annotated[int, msgspec.Meta(ge=0, le=_INT64_MAX)]  # ids, counts, sizes, line numbers
+Vertex = Annotated[str, msgspec.Meta(pattern=r"^[tn][0-9]{1,19}$")]
+# A value: a number or its text ("nan", "inf", "-inf", complex values, integers outside int64, written so since
+# format 2; format 1 wrote e.g. NllLoss's ignore_index as the uint64 18446744073709551516).
+Scalar = bool | int | float | str
 
 
-@dataclass(slots=True)
-class TensorInfo:
+def json_scalar(value: Any) -> Any:
+    """A scalar as strict JSON and this schema hold it: non-finite floats become "nan", "inf" or
+    "-inf", integers outside int64 become their digits (as text)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value <= _INT64_MAX:
+        return str(value)
+    return value
+
+
+class _Record(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """Base of the capture's records: a field this version does not know is a schema error. Records
+    hold only scalars and lists of scalars, never cycles: `gc=False` keeps the collector off them."""
+
+
+class TensorInfo(_Record):
     """One tensor the script made or touched, described as it was when the script ended."""
 
-    id: int
+    id: Index
     name: str | None = None
     scope: str | None = None  # function the name was bound in; None at module level
-    kind: str = "constant"
+    kind: Kind = "constant"
     requires_grad: bool = False
     is_leaf: bool = True
     grad_fn: str | None = None
-    shape: list[int] | None = None
+    shape: list[Index] | None = None
     dtype: str | None = None
     device: str | None = None
     file: str | None = None  # where it was made (or first seen)
-    line: int | None = None
+    line: Index | None = None
     op: str | None = None  # the op that made it
-    detached_from: int | None = None
-    cut_line: int | None = None  # the line of the detach / no_grad / inference_mode that made it
+    detached_from: Index | None = None
+    cut_line: Index | None = None  # the line of the detach / no_grad / inference_mode that made it
     cut_op: str | None = None  # detach | detach_ | Tensor.data | no_grad | inference_mode
     param_name: str | None = None
     module: str | None = None  # qualified name of the module whose forward made it
     grad_is_none: bool | None = None  # at exit; None when the tensor no longer existed
-    grad_shape: list[int] | None = None
-    grad_values: list[Any] | None = None  # only for small gradients
-    grads: list[bool | None] = field(default_factory=list)  # per root: did that backward give it a gradient?
+    grad_shape: list[Index] | None = None
+    grad_values: list[Scalar] | None = None  # only for small gradients; non-finite ones as text
+    grads: list[bool | None] = msgspec.field(default_factory=list)  # per root: did that backward give it a gradient?
     alive: bool = True
-    node: int | None = None  # id of its grad_fn (or AccumulateGrad) node
+    node: Index | None = None  # id of its grad_fn (or AccumulateGrad) node
     is_parameter: bool = False
     inputs_required_grad: bool = False  # any input of the op that made it required grad
     grad_mode: bool = True  # grad mode when it was made
@@ -72,68 +93,148 @@ class TensorInfo:
         return f"t{self.id}"
 
 
-@dataclass(slots=True)
-class NodeInfo:
+class SavedInfo(TypedDict):
+    """One value a grad_fn saved for backward (`_saved_<name>`)."""
+
+    name: str
+    shape: NotRequired[list[Index] | None]
+    dtype: NotRequired[str | None]
+    version: NotRequired[Index]
+    tensor: NotRequired[Index]
+    value: NotRequired[Scalar | list[Scalar] | None]
+    state: NotRequired[Literal["modified", "freed"]]
+
+
+class NodeInfo(_Record):
     """One autograd graph node (a grad_fn), unfolded."""
 
-    id: int
+    id: Index
     name: str
-    tensor: int | None = None  # the tensor whose grad_fn this is, when known
-    variable: int | None = None  # for AccumulateGrad: the leaf it accumulates into
+    tensor: Index | None = None  # the tensor whose grad_fn this is, when known
+    variable: Index | None = None  # for AccumulateGrad: the leaf it accumulates into
     file: str | None = None
-    line: int | None = None
+    line: Index | None = None
     op: str | None = None
     module: str | None = None
-    next: list[int | None] = field(default_factory=list)  # next_functions, None for empty slots
-    saved: list[dict[str, Any]] = field(default_factory=list)  # [{"name", "shape", "dtype"}]
+    next: list[Index | None] = msgspec.field(default_factory=list)  # next_functions, None for empty slots
+    saved: list[SavedInfo] = msgspec.field(default_factory=list)
 
     @property
     def vid(self) -> str:
         return f"n{self.id}"
 
 
-@dataclass(slots=True)
-class EdgeInfo:
+class EdgeInfo(_Record):
     """Data flowing from `src` into `dst`; `flows_grad` False marks a cut, `reason` says why."""
 
-    src: str
-    dst: str
+    src: Vertex
+    dst: Vertex
     flows_grad: bool = True
     reason: str | None = None  # e.g. "detach() · line 7"
-    cut: str | None = None  # kind of cut: detached, no_grad, frozen, constant, nondiff, inference
-    line: int | None = None  # the line that cut it
+    cut: Kind | None = None  # kind of cut: detached, no_grad, frozen, constant, nondiff, inference
+    line: Index | None = None  # the line that cut it
 
 
-@dataclass(slots=True)
-class RootInfo:
+class RootInfo(_Record):
     """A tensor the script backpropagated from (or, if it never did, a top-level output)."""
 
-    tensor: int
+    tensor: Index
     file: str | None = None
-    line: int | None = None
-    call: str = "backward"  # backward | autograd.backward | autograd.grad | implicit | selected
-    step: int | None = None  # 1-based index among all backward calls; None when implicit
-    calls: int = 1  # how many times this call site ran
+    line: Index | None = None
+    call: Literal["backward", "autograd.backward", "autograd.grad", "implicit", "selected"] = "backward"
+    step: Index | None = None  # 1-based index among all backward calls; None when implicit
+    calls: Index = 1  # how many times this call site ran
     raised: str | None = None  # the error message when the backward call raised
 
 
-@dataclass
-class Capture:
+class ExceptionInfo(TypedDict):
+    type: str
+    message: str
+    line: Index | None
+    file: str | None
+
+
+class ExitInfo(TypedDict):
+    code: Int | None
+    exception: ExceptionInfo | None
+
+
+class Event(TypedDict):
+    """A notable moment kept for the findings. `kind` says which; the other keys depend on it."""
+
+    kind: str
+    op: NotRequired[str | None]
+    file: NotRequired[str | None]
+    line: NotRequired[Index | None]
+    tensor: NotRequired[Index | None]  # the tensor it happened to
+    input: NotRequired[Index | None]  # loss_target: the prediction
+    tensors: NotRequired[list[Index]]  # error: the tensors involved
+    reaches: NotRequired[list[Index]]  # cut_params, unused_loss: parameters the cut graph reaches
+    nearby: NotRequired[Index | None]  # error: a float tensor made from `tensor` that requires grad
+    saved: NotRequired[Index | None]  # saved_*: the saved tensor
+    saved_name: NotRequired[str]
+    node: NotRequired[str]  # saved_*: the grad_fn class
+    saved_by_op: NotRequired[str | None]
+    saved_by_line: NotRequired[Index | None]
+    pending: NotRequired[bool]  # saved_*: found in a graph not yet backpropagated
+    inputs_require_grad: NotRequired[bool]  # checkpoint
+    backward_calls: NotRequired[Index]  # grad_read, retain_grad: backward calls so far
+    retains_grad: NotRequired[bool]
+    grad_none: NotRequired[bool]
+    error: NotRequired[str]  # error: "Type: message"
+    requires_grad_kwarg: NotRequired[bool]
+    dtype: NotRequired[str | None]
+
+
+class ModuleInfo(TypedDict):
+    name: str
+    type: str
+    called: NotRequired[bool]  # its forward ran
+    params: list[Index]  # its direct parameters' tensor ids
+
+
+class OptimizerInfo(TypedDict):
+    name: str
+    type: str
+    params: list[Index]
+
+
+class WarningInfo(TypedDict):
+    category: str
+    message: str
+    file: str | None
+    line: Index | None
+
+
+class Diagnostic(_Record):
+    """One kind of internal failure while recording: events it hit were not recorded."""
+
+    where: str  # the gradscope code that failed, e.g. "record/mode.py:142 (__torch_function__)"
+    what: str  # the first exception, "TypeError: ..."
+    count: Index = 1  # how many times it happened
+    file: str | None = None  # the user's line being run when it first happened
+    line: Index | None = None
+
+
+class Capture(msgspec.Struct, forbid_unknown_fields=True, dict=True):
+    """Everything a traced run left behind. `dict=True` only to cache lookups beside the fields."""
+
+    format_version: Index = FORMAT_VERSION
     script: str = ""
-    argv: list[str] = field(default_factory=list)
+    argv: list[str] = msgspec.field(default_factory=list)
     torch_version: str = ""
-    exit: dict[str, Any] = field(default_factory=lambda: {"code": 0, "exception": None})
-    tensors: list[TensorInfo] = field(default_factory=list)
-    nodes: list[NodeInfo] = field(default_factory=list)
-    edges: list[EdgeInfo] = field(default_factory=list)
-    roots: list[RootInfo] = field(default_factory=list)
-    variables: dict[str, int] = field(default_factory=dict)
-    backward_calls: int = 0
-    events: list[dict[str, Any]] = field(default_factory=list)  # notable moments for findings
-    modules: list[dict[str, Any]] = field(default_factory=list)  # {"name", "type", "params"}
-    optimizers: list[dict[str, Any]] = field(default_factory=list)  # {"name", "type", "params"}
-    warnings: list[dict[str, Any]] = field(default_factory=list)  # {"category", "message", "file", "line"}
-    format_version: int = FORMAT_VERSION
+    exit: ExitInfo = msgspec.field(default_factory=lambda: {"code": 0, "exception": None})
+    tensors: list[TensorInfo] = msgspec.field(default_factory=list)
+    nodes: list[NodeInfo] = msgspec.field(default_factory=list)
+    edges: list[EdgeInfo] = msgspec.field(default_factory=list)
+    roots: list[RootInfo] = msgspec.field(default_factory=list)
+    variables: dict[str, Index] = msgspec.field(default_factory=dict)
+    backward_calls: Index = 0
+    events: list[Event] = msgspec.field(default_factory=list)  # notable moments for findings
+    modules: list[ModuleInfo] = msgspec.field(default_factory=list)
+    optimizers: list[OptimizerInfo] = msgspec.field(default_factory=list)
+    warnings: list[WarningInfo] = msgspec.field(default_factory=list)  # shown to the user during the run
+    diagnostics: list[Diagnostic] = msgspec.field(default_factory=list)  # gradscope's own failures
 
     # -- lookups -------------------------------------------------------------------------------
     def tensor(self, tid: int) -> TensorInfo:
@@ -152,187 +253,184 @@ class Capture:
 
     # -- JSON ----------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format_version": self.format_version,
-            "script": self.script,
-            "argv": list(self.argv),
-            "torch_version": self.torch_version,
-            "exit": self.exit,
-            "tensors": [_asdict(t) for t in self.tensors],
-            "nodes": [_asdict(n) for n in self.nodes],
-            "edges": [_asdict(e) for e in self.edges],
-            "roots": [_asdict(r) for r in self.roots],
-            "variables": dict(self.variables),
-            "backward_calls": self.backward_calls,
-            "events": self.events,
-            "modules": self.modules,
-            "optimizers": self.optimizers,
-            "warnings": self.warnings,
-        }
+        return msgspec.to_builtins(self)
 
     def dumps(self) -> str:
-        # No indent: an indented dump runs json's pure-Python encoder, 10x slower on a big graph.
-        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+        try:
+            return _ENCODER.encode(self).decode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (an undecodable file name, an odd message)
+            return _ENCODER.encode(_scrub(self.to_json())).decode("utf-8")
 
     @classmethod
-    def from_json(cls, data: Any) -> Capture:
+    def from_json(cls, data: Any) -> "Capture":
         """Build a Capture from parsed JSON; anything malformed raises CaptureError."""
-        if not isinstance(data, dict):
-            raise CaptureError("not a gradscope capture (expected a JSON object)")
-        version = data.get("format_version")
-        if version is None:
-            raise CaptureError("not a gradscope capture (no format_version)")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise CaptureError(f"unknown format_version {version!r}")
-        if version > FORMAT_VERSION:
-            raise CaptureError(
-                f"capture format_version {version} is newer than this gradscope reads ({FORMAT_VERSION});"
-                " upgrade gradscope"
-            )
-        if version < 1:
-            raise CaptureError(f"unknown format_version {version}")
+        _check_version(data.get("format_version") if isinstance(data, dict) else _NOT_AN_OBJECT)
         try:
-            capture = cls(
-                script=_typed(data.get("script", ""), str, "script"),
-                argv=_str_list(data.get("argv", []), "argv"),
-                torch_version=_typed(data.get("torch_version", ""), str, "torch_version"),
-                exit=_exit(data.get("exit", {"code": 0, "exception": None})),
-                tensors=[_load(TensorInfo, t, "tensors") for t in _typed(data.get("tensors", []), list, "tensors")],
-                nodes=[_load(NodeInfo, n, "nodes") for n in _typed(data.get("nodes", []), list, "nodes")],
-                edges=[_load(EdgeInfo, e, "edges") for e in _typed(data.get("edges", []), list, "edges")],
-                roots=[_load(RootInfo, r, "roots") for r in _typed(data.get("roots", []), list, "roots")],
-                variables=_variables(data.get("variables", {})),
-                backward_calls=_typed(data.get("backward_calls", 0), int, "backward_calls"),
-                events=_dict_list(data.get("events", []), "events"),
-                modules=_dict_list(data.get("modules", []), "modules"),
-                optimizers=_dict_list(data.get("optimizers", []), "optimizers"),
-                warnings=_dict_list(data.get("warnings", []), "warnings"),
-                format_version=version,
-            )
-        except (TypeError, ValueError) as exc:  # pragma: no cover - _load converts these already
+            capture = msgspec.convert(data, cls)
+        except msgspec.ValidationError as exc:
             raise CaptureError(f"malformed capture: {exc}") from None
         _check_references(capture)
         return capture
 
     @classmethod
-    def loads(cls, text: str) -> Capture:
+    def loads(cls, text: str | bytes) -> "Capture":
+        """Decode and validate against the schema; anything malformed raises CaptureError (one line)."""
+        _check_version(_header(text).format_version)
+        with _collector_paused():
+            try:
+                capture = _DECODER.decode(text)
+            except msgspec.DecodeError as exc:  # ValidationError included
+                raise CaptureError(f"malformed capture: {exc}") from None
+            except RecursionError:
+                raise CaptureError("malformed capture: nested too deeply") from None
+            _check_references(capture)
+        return capture
+
+
+def _scrub(value: Any) -> Any:
+    """Strings made encodable: undecodable bytes and lone surrogates shown as escapes (`\\xe9`)."""
+    if isinstance(value, str):
         try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise CaptureError(f"not valid JSON ({exc})") from None
-        return cls.from_json(data)
-
-
-def _asdict(obj: Any) -> dict[str, Any]:
-    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-
-
-# -- validation helpers: a capture may be hand-edited or truncated, so check every field ---------
-
-_FIELD_TYPES = {
-    "int": int,
-    "str": str,
-    "bool": bool,
-}
-
-
-def _typed(value: Any, typ: type, where: str) -> Any:
-    if typ is int and isinstance(value, bool):
-        raise CaptureError(f"malformed capture: {where} should be {typ.__name__}")
-    if not isinstance(value, typ):
-        raise CaptureError(f"malformed capture: {where} should be {typ.__name__}")
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            raw = value.encode("utf-8", "surrogateescape" if _escaped_bytes_only(value) else "backslashreplace")
+            return raw.decode("utf-8", "backslashreplace")
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
     return value
 
 
-def _str_list(value: Any, where: str) -> list[str]:
-    _typed(value, list, where)
-    for item in value:
-        _typed(item, str, where)
-    return list(value)
+def _escaped_bytes_only(text: str) -> bool:
+    return all(not "\ud800" <= ch <= "\udfff" or "\udc80" <= ch <= "\udcff" for ch in text)
 
 
-def _dict_list(value: Any, where: str) -> list[dict[str, Any]]:
-    _typed(value, list, where)
-    for item in value:
-        _typed(item, dict, where)
-    return list(value)
+_ENCODER = msgspec.json.Encoder()  # non-finite floats left anywhere become null (strict JSON)
+_DECODER = msgspec.json.Decoder(Capture)
+_NOT_AN_OBJECT = object()
 
 
-def _variables(value: Any) -> dict[str, int]:
-    _typed(value, dict, "variables")
-    for key, tid in value.items():
-        _typed(tid, int, f"variables[{key!r}]")
-    return dict(value)
+class _Header(msgspec.Struct):
+    format_version: Any = None
 
 
-def _exit(value: Any) -> dict[str, Any]:
-    _typed(value, dict, "exit")
-    code = value.get("code", 0)
-    if code is not None:
-        _typed(code, int, "exit.code")
-    exc = value.get("exception")
-    if exc is not None:
-        _typed(exc, dict, "exit.exception")
-    return {"code": code, "exception": exc}
+@contextlib.contextmanager
+def _collector_paused():
+    """Decoding makes millions of small objects and no cycles: without this, Python's cyclic GC
+    rescans them over and over (3x the decode time on a 100k-node capture)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
-def _check_value(annotation: str, value: Any, where: str) -> None:
-    """Check `value` against a dataclass field annotation written as a string."""
-    if value is None:
-        if "None" in annotation:
-            return
-        raise CaptureError(f"malformed capture: {where} must not be null")
-    base = annotation.removesuffix(" | None")  # only the outer one: list[bool | None] keeps its inner None
-    if base in _FIELD_TYPES:
-        _typed(value, _FIELD_TYPES[base], where)
-    elif base.startswith("list["):
-        _typed(value, list, where)
-        inner = base[5:-1]
-        inner_base = inner.replace(" | None", "")
-        for item in value:
-            if item is None and inner != inner_base:
-                continue
-            if inner_base in _FIELD_TYPES:
-                _typed(item, _FIELD_TYPES[inner_base], where)
-            elif inner_base.startswith("dict"):
-                _typed(item, dict, where)
+def _header(text: str | bytes) -> "_Header":
+    """Read only `format_version` (msgspec skips the rest): is this JSON, a capture, one we can read?"""
+    try:
+        return msgspec.json.decode(text, type=_Header)
+    except msgspec.ValidationError:
+        raise CaptureError("not a gradscope capture (expected a JSON object)") from None
+    except msgspec.DecodeError as exc:
+        raise CaptureError(f"not valid JSON ({exc}{_non_json_number(text, exc)})") from None
+    except RecursionError:
+        raise CaptureError("not a gradscope capture (nested too deeply)") from None
 
 
-def _load(cls: type, raw: Any, where: str) -> Any:
-    if not isinstance(raw, dict):
-        raise CaptureError(f"malformed capture: each entry of {where} should be an object")
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name in raw:
-            _check_value(str(f.type), raw[f.name], f"{where}.{f.name}")
-            kwargs[f.name] = raw[f.name]
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise CaptureError(f"malformed capture: an entry of {where} has no {f.name!r}")
-    obj = cls(**kwargs)
-    if isinstance(obj, TensorInfo) and obj.kind not in KINDS:
-        raise CaptureError(f"malformed capture: unknown tensor kind {obj.kind!r}")
-    return obj
+def _non_json_number(text: str | bytes, exc: Exception) -> str:
+    """Captures before format 2 wrote NaN and Infinity, which JSON does not allow: say so."""
+    match = re.search(r"byte (\d+)", str(exc))
+    data = text.encode("utf-8", "replace") if isinstance(text, str) else text
+    if match and data[int(match.group(1)):].lstrip(b"-").startswith((b"NaN", b"Infinity")):
+        return ": NaN or Infinity is not JSON; this capture was written before format 2, trace again"
+    return ""
+
+
+def _check_version(version: Any) -> None:
+    if version is _NOT_AN_OBJECT:
+        raise CaptureError("not a gradscope capture (expected a JSON object)")
+    if version is None:
+        raise CaptureError("not a gradscope capture (no format_version)")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CaptureError(f"unknown format_version {str(version)[:20]!r}")
+    if version > FORMAT_VERSION:
+        raise CaptureError(
+            f"capture format_version {version} is newer than this gradscope reads ({FORMAT_VERSION});"
+            " upgrade gradscope"
+        )
 
 
 def _check_references(capture: Capture) -> None:
+    """What a schema cannot say: ids are unique and every reference names something that exists.
+    Set operations first (fast); the slow walk only runs to name the first bad reference."""
     tensor_ids = {t.id for t in capture.tensors}
     node_ids = {n.id for n in capture.nodes}
     if len(tensor_ids) != len(capture.tensors) or len(node_ids) != len(capture.nodes):
         raise CaptureError("malformed capture: duplicate tensor or node ids")
+    tensors, nodes, events = capture.tensors, capture.nodes, capture.events
+    tensor_refs = {t.detached_from for t in tensors}
+    tensor_refs.update([n.tensor for n in nodes], [n.variable for n in nodes], [r.tensor for r in capture.roots],
+                       capture.variables.values(), [s.get("tensor") for n in nodes for s in n.saved],
+                       [e.get(k) for e in events for k in ("tensor", "input", "nearby", "saved")],
+                       [i for e in events for k in ("tensors", "reaches") for i in e.get(k, ())],
+                       [i for m in capture.modules for i in m["params"]],
+                       [i for o in capture.optimizers for i in o["params"]])
+    node_refs = {t.node for t in tensors}
+    node_refs.update(i for n in nodes for i in n.next)
+    tensor_refs.discard(None)
+    node_refs.discard(None)
+    ends = {e.src for e in capture.edges}
+    ends.update(e.dst for e in capture.edges)
+    good = (tensor_refs <= tensor_ids and node_refs <= node_ids
+            and all(int(v[1:]) in (tensor_ids if v[0] == "t" else node_ids) for v in ends)
+            and max((len(t.grads) for t in tensors), default=0) <= len(capture.roots))
+    if not good:
+        _name_bad_reference(capture, tensor_ids, node_ids)
+
+
+def _name_bad_reference(capture: Capture, tensor_ids: set[int], node_ids: set[int]) -> None:
+    """Raise CaptureError naming the first reference to something that does not exist."""
     vertices = {f"t{i}" for i in tensor_ids} | {f"n{i}" for i in node_ids}
     for edge in capture.edges:
         if edge.src not in vertices or edge.dst not in vertices:
             raise CaptureError(f"malformed capture: edge {edge.src}->{edge.dst} names an unknown vertex")
+
+    def tensor_ref(tid: int | None, where: str) -> None:
+        if tid is not None and tid not in tensor_ids:
+            raise CaptureError(f"malformed capture: {where} names unknown tensor {tid}")
+
+    def node_ref(nid: int | None, where: str) -> None:
+        if nid is not None and nid not in node_ids:
+            raise CaptureError(f"malformed capture: {where} names unknown node {nid}")
+
+    roots = len(capture.roots)
+    for t in capture.tensors:
+        tensor_ref(t.detached_from, f"tensor {t.id}")
+        node_ref(t.node, f"tensor {t.id}")
+        if len(t.grads) > roots:
+            raise CaptureError(f"malformed capture: tensor {t.id} has {len(t.grads)} grads for {roots} roots")
     for root in capture.roots:
-        if root.tensor not in tensor_ids:
-            raise CaptureError(f"malformed capture: root names unknown tensor {root.tensor}")
+        tensor_ref(root.tensor, "a root")
     for name, tid in capture.variables.items():
-        if tid not in tensor_ids:
-            raise CaptureError(f"malformed capture: variable {name!r} names unknown tensor {tid}")
+        tensor_ref(tid, f"variable {name!r}")
     for node in capture.nodes:
         for nxt in node.next:
-            if nxt is not None and nxt not in node_ids:
-                raise CaptureError(f"malformed capture: node {node.id} points at unknown node {nxt}")
+            node_ref(nxt, f"node {node.id}")
         for ref in (node.tensor, node.variable):
-            if ref is not None and ref not in tensor_ids:
-                raise CaptureError(f"malformed capture: node {node.id} names unknown tensor {ref}")
+            tensor_ref(ref, f"node {node.id}")
+        for saved in node.saved:
+            tensor_ref(saved.get("tensor"), f"node {node.id}")
+    for i, event in enumerate(capture.events):
+        for key in ("tensor", "input", "nearby", "saved"):
+            tensor_ref(event.get(key), f"events[{i}].{key}")
+        for key in ("tensors", "reaches"):
+            for tid in event.get(key, ()):
+                tensor_ref(tid, f"events[{i}].{key}")
+    for section in ("modules", "optimizers"):
+        for entry in getattr(capture, section):
+            for tid in entry["params"]:
+                tensor_ref(tid, f"{section[:-1]} {entry['name']!r}")

@@ -114,7 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="gradscope", standalone_mode=False)
     except GradscopeError as exc:
-        print(f"gradscope: error: {exc}", file=sys.stderr)
+        from gradscope.escape import printable
+
+        print(f"gradscope: error: {printable(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except click_exceptions.NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else str(exc))

@@ -11,7 +11,8 @@ import sys
 
 from gradscope.capture import Capture
 from gradscope.errors import CaptureError, RenderError
-from gradscope.output import check_writable, write_atomically, write_output
+from gradscope.escape import for_terminal, printable_finding
+from gradscope.output import check_outputs, files_named, write_atomically, write_output
 from gradscope.render.registry import check_options, get_renderer, guess_format
 
 
@@ -21,7 +22,6 @@ def _plan_outputs(outputs: list[str], fmt: str | None) -> list[tuple[str, str]]:
     planned = []
     for path in outputs:
         chosen = guess_format(path, fmt)
-        check_writable(path)
         if get_renderer(chosen).needs_dot:
             require_dot(chosen)  # fail before running the script, not after
         planned.append((path, chosen))
@@ -34,10 +34,10 @@ def _resolve(script: str | None, module: str | None):
     return runner.resolve_module(module) if module else runner.resolve_script(script)
 
 
-def _trace(script, module, args, step, roots):
+def _trace(target, args, step, roots):
     from gradscope.api import trace_target
 
-    return trace_target(_resolve(script, module), args, step=step, roots=roots)
+    return trace_target(target, args, step=step, roots=roots)
 
 
 def _write_all(capture: Capture, planned, options, console) -> None:
@@ -82,11 +82,12 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
         outputs = [per_rank_path(path, ranks[0]) for path in outputs]
         json_path = per_rank_path(json_path, ranks[0]) if json_path else json_path
         quiet = quiet or ranks[0] != report_rank
+    target = _resolve(script, module)
     planned = _plan_outputs(outputs, fmt)
     if json_path:
-        check_writable(json_path)
         planned.insert(0, (json_path, "json"))
-    result = _trace(script, module, args, step, roots)
+    check_outputs([path for path, _ in planned], [target.path, *files_named(args)])
+    result = _trace(target, args, step, roots)
     console = None if quiet else stderr_console()
     if console is not None:
         from gradscope.render.tree import print_report
@@ -95,11 +96,21 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
         if ranks is not None:
             console.print(f"gradscope: the report below is rank {ranks[0]}'s (of {ranks[1]}); every rank wrote "
                           "its own files, named *.rank<N>.*", highlight=False, markup=False)
-        print_report(result.capture, console, render_options)
+        shown = for_terminal(result.capture)
+        print_report(shown, console, render_options)
         if findings:
-            _print_findings(result.capture, console)
+            _print_findings(shown, console)
+        _print_incomplete(shown, console)
     _write_all(result.capture, planned, render_options, console)
     return result.exit_code
+
+
+def _print_incomplete(capture: Capture, console) -> None:
+    from gradscope.analyse.diagnostics import incomplete_note
+
+    note = incomplete_note(capture)
+    if note:
+        console.print(note, highlight=False, markup=False, style="yellow", soft_wrap=True)
 
 
 def _print_findings(capture: Capture, console) -> None:
@@ -116,18 +127,22 @@ def explain(*, target, module, args, tensors, json_path, step) -> int:
     from gradscope.console import stderr_console
     from gradscope.render.findings import findings_json, print_explanation, print_findings
 
-    if json_path:
-        check_writable(json_path)
+    outputs = [json_path] if json_path else []
     if module is None and target is not None and target.endswith(".json") and os.path.isfile(target):
+        check_outputs(outputs, [target])
         capture, code = load_capture(target), 0
     else:
-        result = _trace(target, module, args, step, ())
+        resolved = _resolve(target, module)
+        check_outputs(outputs, [resolved.path, *files_named(args)])
+        result = _trace(resolved, args, step, ())
         capture, code = result.capture, result.exit_code
     console = stderr_console()
     found = find_all(capture)
-    print_findings(found, console, always=True)
+    print_findings([printable_finding(f) for f in found], console, always=True)
+    shown = for_terminal(capture) if tensors else capture
     for name in tensors:
-        print_explanation(explain_tensor(capture, name), console)
+        print_explanation(explain_tensor(shown, name), console)
+    _print_incomplete(for_terminal(capture) if capture.diagnostics else capture, console)
     if json_path:
         text = json.dumps(findings_json(found), indent=1, ensure_ascii=False) + "\n"
         write_atomically(json_path, text.encode("utf-8"))
@@ -165,10 +180,13 @@ def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict
         if fmt is None:
             fmt = "tree"
     planned = _plan_outputs(outputs, fmt)
+    check_outputs([path for path, _ in planned], [capture_path])
     if any(path == "-" and f == "tree" for path, f in planned) and len(planned) == 1:
         from gradscope.render.tree import render_text
 
-        sys.stdout.write(render_text(capture, options))
+        shown = for_terminal(capture)
+        sys.stdout.write(render_text(shown, options))
+        _print_incomplete(shown, stderr_console())
         return 0
     _write_all(capture, planned, options, stderr_console())
     return 0

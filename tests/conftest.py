@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,32 @@ def trace_json(script, *script_args, tmp_path, extra=()):
     proc = run_gradscope("trace", "--quiet", "--json", out, *extra, script, *script_args)
     data = json.loads(out.read_text()) if out.exists() else None
     return proc, data
+
+
+def pytest_configure(config):
+    """Every traced run appends its internal failures (diagnostics) to one file; the session fails on any.
+    Set before xdist starts its workers, so they and every `gradscope` subprocess inherit it."""
+    if hasattr(config, "workerinput") or "GRADSCOPE_DIAGNOSTICS_LOG" in os.environ:
+        return
+    fd, path = tempfile.mkstemp(prefix="gradscope-diagnostics-", suffix=".jsonl")
+    os.close(fd)
+    os.environ["GRADSCOPE_DIAGNOSTICS_LOG"] = config._gradscope_diagnostics = path
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = getattr(session.config, "_gradscope_diagnostics", None)
+    if path is None:
+        return
+    with open(path, encoding="utf-8") as fh:
+        found = fh.read().splitlines()
+    os.unlink(path)
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"gradscope recorded {len(found)} unexpected internal failure(s):", red=True)
+            for line in found[:20]:
+                reporter.write_line(f"  {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

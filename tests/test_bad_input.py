@@ -4,6 +4,7 @@ never a gradscope traceback; a capture file either loads or raises CaptureError.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -13,9 +14,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLES, SCRIPTS, run_gradscope
+from rich.console import Console
+
+from gradscope.analyse.findings import explain_tensor, find_all
 from gradscope.capture import FORMAT_VERSION, Capture
 from gradscope.commands import load_capture
 from gradscope.errors import CaptureError
+from gradscope.output import render_bytes
+from gradscope.render.findings import findings_json, print_explanation, print_findings
+from gradscope.render.tree import render_text
 
 
 @pytest.fixture(scope="module")
@@ -139,15 +146,20 @@ json_values = st.recursive(
 def _load_or_capture_error(text: str) -> None:
     try:
         capture = Capture.loads(text)
-    except CaptureError:
+    except CaptureError as exc:
+        assert "\n" not in str(exc)
         return
-    from gradscope.render.tree import render_text
 
-    render_text(capture)  # what loads must also render
-    from gradscope.output import render_bytes
+    render_text(capture)  # what loads must also render, and explain
     render_bytes(capture, "dot", {})
     render_bytes(capture, "html", {})
-    Capture.loads(capture.dumps())  # and round-trip
+    console = Console(file=io.StringIO(), width=100)
+    found = find_all(capture)
+    print_findings(found, console, always=True)
+    json.dumps(findings_json(found), allow_nan=False)
+    for name in {t.name for t in capture.tensors[:3]} | {"x"}:
+        print_explanation(explain_tensor(capture, str(name)), console)
+    assert Capture.loads(capture.dumps()) == capture  # and round-trip
 
 
 def _mutate(data, draw):

@@ -6,6 +6,8 @@ import dataclasses
 import gc
 import sys
 
+import msgspec
+
 from conftest import SCRIPTS
 
 
@@ -19,6 +21,8 @@ def _contains_tensor(value, seen) -> bool:
         return True
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return any(_contains_tensor(getattr(value, f.name), seen) for f in dataclasses.fields(value))
+    if isinstance(value, msgspec.Struct):  # the capture's records
+        return any(_contains_tensor(getattr(value, name), seen) for name in value.__struct_fields__)
     if isinstance(value, dict):
         return any(_contains_tensor(k, seen) or _contains_tensor(v, seen) for k, v in value.items())
     if isinstance(value, (list, tuple, set)):

@@ -98,7 +98,8 @@ def test_hostile_text_in_every_field():
         edges.append(EdgeInfo(src=f"t{i}", dst=f"t{root}", flows_grad=False, reason=s, cut="detached", line=i))
     capture = Capture(script=f"{IMG}/{SCRIPT_CLOSE}.py", tensors=tensors, nodes=nodes, edges=edges,
                       roots=[RootInfo(tensor=root, file=IMG, line=1)],
-                      modules=[{"name": IMG, "type": SCRIPT_CLOSE}, {"name": f"{IMG}.{SCRIPT_CLOSE}", "type": IMG}])
+                      modules=[{"name": IMG, "type": SCRIPT_CLOSE, "params": []},
+                               {"name": f"{IMG}.{SCRIPT_CLOSE}", "type": IMG, "params": []}])
     capture = Capture.loads(capture.dumps())
     _check_outputs(capture, [IMG, SCRIPT_CLOSE, 'a"b', "c\\d", "{e}", "<f>&g", "[bold]j"])
     dot = render(capture, "dot", {}).decode("utf-8")

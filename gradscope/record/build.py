@@ -12,7 +12,8 @@ import bisect
 import torch
 
 from gradscope.analyse.labels import classify, cut_reason
-from gradscope.capture import Capture, EdgeInfo, NodeInfo, RootInfo, TensorInfo
+from gradscope.capture import Capture, Diagnostic, EdgeInfo, NodeInfo, RootInfo, TensorInfo, json_scalar
+from gradscope.record.failures import log_diagnostics
 from gradscope.record.records import TensorRecord
 from gradscope.record.recorder import GRAD_VALUES_MAX, Recorder
 from gradscope.record.registry import refresh_state
@@ -144,10 +145,10 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
                                   line=snap.line, call=snap.call, step=snap.step, calls=snap.calls,
                                   raised=snap.raised))
 
-    return Capture(
+    capture = Capture(
         script=script,
         argv=list(argv),
-        torch_version=torch.__version__,
+        torch_version=str(torch.__version__),
         exit=exit_info,
         tensors=tensors,
         nodes=capture_nodes,
@@ -162,7 +163,11 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         optimizers=[{"name": e["name"], "type": e["type"], "params": [cid[r.id] for r in e["params"]]}
                     for e in modules.optimizer_entries.values()],
         warnings=[dict(w, file=display(w["file"]) if w["file"] else None) for w in recorder.warnings],
+        diagnostics=[Diagnostic(where, what, count, display(file) if file else None, line)
+                     for (where, _), (count, what, file, line) in recorder.failures.by_site.items()],
     )
+    log_diagnostics(capture)
+    return capture
 
 
 # -- tensors -------------------------------------------------------------------------------------
@@ -182,9 +187,9 @@ def _refresh(rec) -> None:
             rec.grad_shape = list(g.shape)
             if g.numel() <= GRAD_VALUES_MAX and g.layout is torch.strided and g.device.type != "meta":
                 values = g.detach().cpu().flatten().tolist()
-                rec.grad_values = [v if isinstance(v, _SCALAR_TYPES) else str(v) for v in values]
-    except Exception:  # noqa: BLE001 - an odd tensor subclass loses detail, not the capture
-        pass
+                rec.grad_values = [json_scalar(v) if isinstance(v, _SCALAR_TYPES) else str(v) for v in values]
+    except Exception as exc:  # noqa: BLE001 - an odd tensor subclass loses detail, not the capture
+        recorder.note_failure(exc)
 
 
 def _tensor_info(rec, cid, qualnames, display, snap_roots) -> TensorInfo:

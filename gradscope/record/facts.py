@@ -28,8 +28,8 @@ def _guarded(method):
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except Exception:  # noqa: BLE001
-            self.recorder.failures += 1
+        except Exception as exc:  # noqa: BLE001
+            self.recorder.note_failure(exc)
             return None
 
     return wrapper

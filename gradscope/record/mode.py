@@ -133,8 +133,8 @@ class RecordingMode(TorchFunctionMode):
         if func is _SET_GRAD:
             try:
                 recorder.on_grad_switch(bool(args[0]) if args else bool(kwargs.get("mode")))
-            except Exception:  # noqa: BLE001
-                recorder.failures += 1
+            except Exception as exc:  # noqa: BLE001
+                recorder.note_failure(exc)
             return func(*args, **kwargs)
         try:
             grad_mode = torch.is_grad_enabled()
@@ -144,8 +144,8 @@ class RecordingMode(TorchFunctionMode):
             inputs = [] if name.endswith("_like") or name.startswith("new_") else _tensors_in(args, kwargs)
             with _NoTorchFunction():  # our reads must not reach a subclass's own __torch_function__
                 in_rg = tuple(t.requires_grad for t in inputs)
-        except Exception:  # noqa: BLE001
-            recorder.failures += 1
+        except Exception as exc:  # noqa: BLE001
+            recorder.note_failure(exc)
             return func(*args, **kwargs)
         try:
             out = _call_from(sys._getframe(1), func, args, kwargs)
@@ -153,8 +153,8 @@ class RecordingMode(TorchFunctionMode):
             try:
                 file, line = recorder.where(3)
                 recorder.on_failed_op(name, args, kwargs, exc, file, line)
-            except Exception:  # noqa: BLE001
-                recorder.failures += 1
+            except Exception as exc:  # noqa: BLE001
+                recorder.note_failure(exc)
             raise
         try:
             mutated = None
@@ -171,8 +171,8 @@ class RecordingMode(TorchFunctionMode):
                         recorder.on_notable(name, args[0], file, line, out)
                     if name in LOSS_OPS:
                         recorder.facts.on_loss(name, args, kwargs, out, file, line)
-        except Exception:  # noqa: BLE001
-            recorder.failures += 1
+        except Exception as exc:  # noqa: BLE001
+            recorder.note_failure(exc)
         return out
 
     def _internal(self, func, name, inplace, args, kwargs):
@@ -185,16 +185,16 @@ class RecordingMode(TorchFunctionMode):
             try:
                 with _NoTorchFunction():
                     recorder.on_internal_mutation(name, args[0])
-            except Exception:  # noqa: BLE001
-                recorder.failures += 1
+            except Exception as exc:  # noqa: BLE001
+                recorder.note_failure(exc)
         return out
 
     def _backward(self, call, func, args, kwargs):
         recorder = self.recorder
         try:
             roots, inputs = _roots_of(call, args, kwargs)
-        except Exception:  # noqa: BLE001
-            recorder.failures += 1
+        except Exception as exc:  # noqa: BLE001
+            recorder.note_failure(exc)
             return func(*args, **kwargs)
         state = torch_function_state()  # the user's call runs in it, not in ours (below)
         with _NoTorchFunction():  # the snapshot's reads must not reach a subclass's __torch_function__

@@ -13,6 +13,7 @@ import torch
 
 from gradscope.record import walk
 from gradscope.record.facts import Facts
+from gradscope.record.failures import Failures
 from gradscope.record.gradmode import GradModeTracker
 from gradscope.record.modules import ModuleNamer
 from gradscope.record.records import MAX_CUT_DEPTH, OpEvent, TensorRecord
@@ -42,7 +43,7 @@ class Recorder:
         self.events: list[dict] = []
         self.warnings: list[dict] = []  # shown to the user during the run (session.py records them)
         self.event_counts: dict[tuple, int] = {}
-        self.failures = 0
+        self.failures = Failures(user_files.is_user_code)
         self.facts = Facts(self)  # extra facts for the findings
         self.grad = GradModeTracker(user_files.is_user_code, self.facts.on_grad_off)
         self.modules = ModuleNamer(self.registry)
@@ -59,6 +60,10 @@ class Recorder:
     @property
     def backward_count(self) -> int:
         return self.store.backward_count
+
+    def note_failure(self, exc: BaseException) -> None:
+        """One of gradscope's own steps failed: keep the script running, and say so in the capture."""
+        self.failures.note(exc)
 
     @property
     def snapshots(self) -> list[walk.Snapshot]:
@@ -234,8 +239,8 @@ class Recorder:
             try:
                 self.name_modules()
                 snap = store.take(roots, call, file, line)
-            except Exception:  # noqa: BLE001
-                self.failures += 1
+            except Exception as exc:  # noqa: BLE001
+                self.note_failure(exc)
         watched = store.watched_leaves(snap)
         before = store.grad_tokens(watched)
         try:
@@ -247,13 +252,13 @@ class Recorder:
         finally:
             try:
                 store.settle(snap, watched, before)
-            except Exception:  # noqa: BLE001
-                self.failures += 1
+            except Exception as exc:  # noqa: BLE001
+                self.note_failure(exc)
         try:
             if call == "autograd.grad":
                 self._after_grad(snap, roots, inputs, result, file, line)
-        except Exception:  # noqa: BLE001
-            self.failures += 1
+        except Exception as exc:  # noqa: BLE001
+            self.note_failure(exc)
         return result
 
     def _after_grad(self, snap, roots, inputs, result, file, line) -> None:

@@ -56,8 +56,8 @@ class Instrumentation:
         try:
             with _NoTorchFunction():
                 self.recorder.bind(value, name, line, scope)
-        except Exception:  # noqa: BLE001
-            self.recorder.failures += 1
+        except Exception as exc:  # noqa: BLE001
+            self.recorder.note_failure(exc)
 
     def _guard(self, method):
         recorder = self.recorder
@@ -68,8 +68,8 @@ class Instrumentation:
             try:
                 with _NoTorchFunction():
                     method(*args)
-            except Exception:  # noqa: BLE001
-                recorder.failures += 1
+            except Exception as exc:  # noqa: BLE001
+                recorder.note_failure(exc)
 
         return hook
 
@@ -165,8 +165,8 @@ class Instrumentation:
                      "file": filename or None, "line": lineno if isinstance(lineno, int) else None}
             if len(kept) < WARNINGS_MAX and entry not in kept:
                 kept.append(entry)
-        except Exception:  # noqa: BLE001
-            self.recorder.failures += 1
+        except Exception as exc:  # noqa: BLE001
+            self.recorder.note_failure(exc)
 
     def _unpatch_warnings(self) -> None:
         if self._shown is None:

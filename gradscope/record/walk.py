@@ -22,9 +22,11 @@ except ImportError:  # not on Windows
 
 import torch
 
+from gradscope.capture import json_scalar
 from gradscope.record.registry import TensorRegistry, refresh_state
 from gradscope.record.torch_private import SAVED_PREFIX, sequence_nr, tensor_version
 
+_SCALARS = (bool, int, float, str)
 STACK_BYTES_PER_NODE = 512  # C stack torch uses per node when it frees a walked graph (measured <= 280)
 MAX_CUT_ANCESTRY = 200_000  # records followed back from cut inputs, per snapshot (a guard, not a view limit)
 
@@ -201,10 +203,10 @@ class Graph:
                 rec = self._registry.lookup(value)
                 if rec is not None:
                     entry["tensor"] = rec
-            elif value is None or isinstance(value, (bool, int, float, str)):
-                entry["value"] = value
+            elif value is None or isinstance(value, _SCALARS):
+                entry["value"] = json_scalar(value)
             elif isinstance(value, (tuple, list)) and len(value) <= 8:
-                entry["value"] = [v if isinstance(v, (bool, int, float, str)) else str(v) for v in value]
+                entry["value"] = [json_scalar(v) if isinstance(v, _SCALARS) else str(v) for v in value]
             else:
                 entry["value"] = str(value)[:40]
             saved.append(entry)

@@ -31,9 +31,10 @@ def _json(capture: Capture, options: dict) -> bytes:
 
 
 def _tree(capture: Capture, options: dict) -> bytes:
+    from gradscope.escape import for_terminal
     from gradscope.render.tree import render_text
 
-    return render_text(capture, options).encode("utf-8")
+    return render_text(for_terminal(capture), options).encode("utf-8")
 
 
 def _dot(capture: Capture, options: dict) -> bytes:

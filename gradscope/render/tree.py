@@ -65,8 +65,10 @@ class TreeRenderer:
 
     def _graph(self, capture: Capture, view: GraphView, statuses: Statuses) -> list:
         parts: list = []
-        if not capture.roots:
-            parts.append(Text("No graph to show: the script computed nothing that requires grad.", style="dim"))
+        if not capture.roots:  # the claim holds only when every event was recorded
+            why = ("the script computed nothing that requires grad" if not capture.diagnostics else
+                   "none was recorded, and some events could not be (see below)")
+            parts.append(Text(f"No graph to show: {why}.", style="dim"))
         shown: set[str] = set()
         for root in capture.roots:
             parts.append(self._root_tree(view, statuses, root, shown))
