@@ -48,8 +48,9 @@ class Recorder:
         self.params: dict[int, TensorRecord] = {}  # record id -> parameter record (every module's)
         self.module_qualnames: dict[int, str] = {}  # id(module) -> qualified name
         self.module_entries: dict[str, dict] = {}  # qualified name -> {"type", "params", "called"}
-        self.off_by = None  # (is_user, file, line) of the switch that turned grad mode off
+        self.off_by = None  # (is_user, file, line, how) of the switch that turned grad mode off
         self.grad_stack: list[tuple[bool, object]] = []
+        self.inference_by = None  # the user's line that last entered torch.inference_mode()
         self.backward_count = 0
         self.sites: dict[tuple, walk.Snapshot] = {}
         self.snapshots: list[walk.Snapshot] = []
@@ -173,10 +174,10 @@ class Recorder:
                 rec.user_no_grad = tainted
                 if tainted:
                     rec.cut_line = self.off_by[2]
-                    rec.cut_op = "no_grad"
+                    rec.cut_op = self.off_by[3]
             if inference and (fresh or not t.requires_grad):
                 rec.inference_made = True
-                rec.cut_line = line
+                rec.cut_line = self.inference_by or line
                 rec.cut_op = "inference_mode"
             if op in _DETACHES and in_recs:
                 self.facts.on_detach(op, inputs, file, line)
@@ -261,7 +262,11 @@ class Recorder:
     def on_grad_switch(self, enable: bool) -> None:
         """Track who turned grad mode off: the user's own `no_grad` or a library's."""
         f = sys._getframe(2)
+        how = "no_grad"
         while f is not None and f.f_code.co_filename.endswith(_GRAD_MODE_FILES):
+            if f.f_code.co_name == "__init__" and f.f_back is not None \
+                    and not f.f_back.f_code.co_filename.endswith(_GRAD_MODE_FILES):
+                how = "set_grad_enabled"  # called by the script itself, not by no_grad's __enter__
             f = f.f_back
         is_user = f is not None and self.user_files.is_user_code(f.f_code)
         if not enable and not is_user and f is not None:
@@ -275,9 +280,13 @@ class Recorder:
             stack.append((current, self.off_by))
         if not enable:
             if current or self.off_by is None:  # also a switch inside C++'s own grad-off (Function.forward)
-                self.off_by = (is_user, f.f_code.co_filename if f else None, f.f_lineno if f else None)
+                self.off_by = (is_user, f.f_code.co_filename if f else None, f.f_lineno if f else None, how)
         else:
             self.off_by = None
+
+    def on_inference_enter(self) -> None:
+        """`torch.inference_mode()` entered (as a block or a decorator): remember the user's line."""
+        self.inference_by = self.where(3)[1]
 
     # -- names -------------------------------------------------------------------------------
     def bind(self, value, name: str, line: int, scope) -> None:
@@ -288,7 +297,7 @@ class Recorder:
                 rec = self.record_for(value, f.f_code.co_filename if f else None, line)
             if rec.name is None or _outer_binding(rec.scope, scope):
                 rec.name, rec.scope, rec.bind_line = name, scope, line
-            if "loss" in name.lower():
+            if value.grad_fn is not None:
                 self.facts.on_bind(value, name, line)
         elif isinstance(value, _Module):
             self.module_names.setdefault(id(value), name)
@@ -395,8 +404,11 @@ class Recorder:
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
+            if snap is None and not self.root_names:
+                snap = self._snapshot_failed(call, roots, file, line, step)
             if snap is not None:
                 snap.raised = f"{type(exc).__name__}: {exc}"
+            self.facts.on_backward_error(exc, roots)
             raise
         finally:
             try:
@@ -409,6 +421,19 @@ class Recorder:
         except Exception:  # noqa: BLE001
             self.failures += 1
         return result
+
+    def _snapshot_failed(self, call, roots, file, line, step):
+        """A call that raised is always recorded (even a later call of a line seen before): its
+        graph, as the failure left it, is what the findings and the tree explain."""
+        try:
+            self.name_modules()
+            root_recs = [self.record_for(t, file, line) for t in roots]
+            snap = self.graph.snapshot(root_recs, roots, call, file, line, step)
+            self.snapshots.append(snap)
+            return snap
+        except Exception:  # noqa: BLE001
+            self.failures += 1
+            return None
 
     def _watched_leaves(self, snap):
         """Every live leaf that requires grad, so the report can say which ones this call reached."""
