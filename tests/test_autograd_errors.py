@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 import pytest
+import torch
 
 from gradscope.analyse.findings import find_all
 from gradscope.api import trace_target
@@ -39,9 +40,17 @@ EXPECTED = {
     "custom_function_missing_grad.py": "GS105",
     "custom_function_weight_grad_transposed.py": "GS105",
     "accuracy_numpy_on_logits.py": "GS106",
+    "ddp_unused_branch.py": "GS107",
     "softmax_normalised_in_place.py": "GS501",
     "cached_features_inference_mode.py": "GS601",
 }
+
+
+@pytest.fixture(autouse=True)
+def grad_mode_restored():
+    """Some scripts leave grad mode off (their bug): the next run in this process starts as python's would."""
+    yield
+    torch.set_grad_enabled(True)
 
 
 def _culprit(path: Path) -> int:
@@ -57,6 +66,8 @@ def _plain_error(path: Path) -> tuple[BaseException, int]:
     except Exception as exc:  # noqa: BLE001 - the script's own error is the fact we compare with
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
         return exc, frames[-1].lineno
+    finally:
+        torch.set_grad_enabled(True)
     raise AssertionError(f"{path.name} did not raise under plain python")
 
 
