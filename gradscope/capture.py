@@ -184,6 +184,9 @@ class Event(TypedDict):
     error: NotRequired[str]  # error: "Type: message"
     requires_grad_kwarg: NotRequired[bool]
     dtype: NotRequired[str | None]
+    base: NotRequired[Index | None]  # error on an in-place op through a view: the leaf it views
+    returns: NotRequired[list[Index]]  # custom_backward: lines of its `return` statements
+    apply_line: NotRequired[Index | None]  # custom_backward: the line that applied the Function
 
 
 class ModuleInfo(TypedDict):

@@ -85,6 +85,10 @@ def no_instrumentation_left():
         from torch.overrides import _get_current_function_mode_stack
 
         assert not _get_current_function_mode_stack(), "torch function mode left installed"
+        import torch
+
+        enter = torch.autograd.grad_mode.inference_mode.__enter__
+        assert enter.__qualname__ == "inference_mode.__enter__", "inference_mode patch left installed"
         from torch.nn.modules import module as modmod
 
         assert not modmod._global_forward_hooks and not modmod._global_forward_pre_hooks, "module hooks left"

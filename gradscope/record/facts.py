@@ -9,8 +9,12 @@ the hook runs, and what is kept is records, weak references and plain values, no
 
 from __future__ import annotations
 
+import ast
 import functools
+import inspect
 import os
+import re
+import textwrap
 import weakref
 
 import torch
@@ -42,7 +46,8 @@ LOSS_OPS = frozenset({
     "hinge_embedding_loss",
 })
 
-_CHECKPOINT_FILE = os.path.join("torch", "utils", "checkpoint.py")
+# Where reentrant checkpoint's frames live: compared as a path, never by a file name's suffix.
+_CHECKPOINT_FILE = os.path.join(os.path.dirname(torch.utils.__file__), "checkpoint.py")
 MAX_WALK = 20000  # graph nodes visited per walk of a never-backpropagated graph
 MAX_MUTATIONS = 50000  # storages remembered in the in-place log before it starts over
 
@@ -83,7 +88,8 @@ class Facts:
 
     @_guarded
     def on_bind(self, value, name, line) -> None:
-        """A tensor bound to a name containing "loss" is a loss too (a hand-written regulariser)."""
+        """A scalar with a graph bound to a name may be a loss too (a hand-written regulariser): watch
+        whether a backward reaches it. Decided from the value, never from the name."""
         if value.grad_fn is not None and value.dim() == 0:
             rec = self.recorder.lookup(value)
             if rec is not None:
@@ -228,6 +234,53 @@ class Facts:
         elif "Inference tensor" in message or "inference tensor" in message:
             event["tensors"] = [rec.record_for(t, event["file"], event["line"]) for t in tensors
                                 if t.is_inference()]
+        elif tensors and ("leaf Variable that requires grad" in message or "numpy() on Tensor" in message):
+            event["tensor"] = rec.record_for(tensors[0], event["file"], event["line"])
+            base = tensors[0]._base
+            if base is not None:
+                event["base"] = rec.record_for(base, event["file"], event["line"])
+
+    # -- values leaving the graph, failed backward calls ----------------------------------------
+    @_guarded
+    def on_escape(self, op, t) -> None:
+        """`.item()` / `.tolist()` / `.numpy()` / `float()` of a tensor that carries gradient (or of its
+        detached copy): the values leave autograd here. Stamped with the backward calls so far, so a
+        backward that finds no graph can cite the escapes since the previous backward call."""
+        rec = self.recorder
+        source = rec.lookup(t)
+        if not t.requires_grad:
+            if source is None or source.detached_from is None or not source.detached_from.requires_grad:
+                return
+            source = source.detached_from
+        file, line = rec.where(2)
+        rec.note_event({"kind": "escape", "op": op, "file": file, "line": line,
+                        "tensor": source if source is not None else rec.record_for(t, file, line),
+                        "backward_calls": rec.backward_count})
+
+    @_guarded
+    def on_backward_error(self, exc, roots) -> None:
+        """A custom Function's backward returned the wrong gradients: note where its backward is."""
+        match = _CUSTOM_BACKWARD.search(str(exc))
+        if match is None:
+            return
+        name = match.group(1)
+        fns = [t.grad_fn for t in roots if t.grad_fn is not None]
+        for fn in nodes_from(fns, MAX_WALK):
+            if type(fn).__name__ != name:
+                continue
+            cls = getattr(fn, "_forward_cls", None)
+            backward = getattr(cls, "backward", None)
+            code = getattr(backward, "__code__", None)
+            if code is None or not self.recorder.user_files.is_user_code(code):
+                return
+            try:
+                event = fn.metadata.get("gradscope")
+            except Exception:  # noqa: BLE001
+                event = None
+            self.recorder.note_event({"kind": "custom_backward", "node": name, "file": code.co_filename,
+                                      "line": code.co_firstlineno, "returns": _return_lines(backward),
+                                      "apply_line": event.line if event is not None else None})
+            return
 
     def _float_consumer(self, target):
         """A live floating-point tensor made from `target` that requires grad (an embedding's output)."""
@@ -241,7 +294,7 @@ class Facts:
     @_guarded
     def on_grad_off(self, frame) -> None:
         """Reentrant `checkpoint` runs its function under no_grad: note the user's call and its inputs."""
-        if not frame.f_code.co_filename.endswith(_CHECKPOINT_FILE):
+        if frame.f_code.co_filename != _CHECKPOINT_FILE:
             return
         args = frame.f_locals.get("args") or ()
         user = frame.f_back
@@ -285,6 +338,28 @@ class Facts:
             names = graph.saved_names(fn)
             if names:
                 self.on_node(fn, _PendingNode(name, fn), names, pending=True)
+
+
+_CUSTOM_BACKWARD = re.compile(r"[Ff]unction (\w+) returned an (?:incorrect number of gradients|invalid gradient)")
+
+
+def _return_lines(func) -> list[int]:
+    """The lines of the `return` statements of `func` (not of functions nested in it)."""
+    try:
+        lines, first = inspect.getsourcelines(func)
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    body = tree.body[0] if tree.body else None
+    found = []
+    stack = list(getattr(body, "body", []))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            found.append(first + node.lineno - 1)
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+    return sorted(found)
 
 
 # What common saved names stand for, when the saved tensor itself is no longer alive to compare.

@@ -126,6 +126,8 @@ class RecordingMode(TorchFunctionMode):
         except Exception:  # noqa: BLE001 - unhashable or odd callables: just run them
             return func(*args, **kwargs)
         if plain:
+            if plain == _ESCAPE:
+                return self._escape(func, name, args, kwargs)
             return func(*args, **kwargs)
         call = _BACKWARD_CALLS.get(func)
         if call is not None:
@@ -171,6 +173,29 @@ class RecordingMode(TorchFunctionMode):
                         recorder.on_notable(name, args[0], file, line, out)
                     if name in LOSS_OPS:
                         recorder.facts.on_loss(name, args, kwargs, out, file, line)
+        except Exception as exc:  # noqa: BLE001
+            recorder.note_failure(exc)
+        return out
+
+    def _escape(self, func, name, args, kwargs):
+        """`.item()`, `.tolist()`, `.numpy()`, `float(t)`: values leave the graph as plain Python or
+        NumPy values. Noted (when the tensor carries gradient) so that a loss rebuilt from them later
+        can be traced back here; a refused `.numpy()` is noted as a failed op."""
+        recorder = self.recorder
+        try:
+            out = func(*args, **kwargs)
+        except BaseException as exc:
+            try:
+                file, line = recorder.where(3)
+                with _NoTorchFunction():
+                    recorder.on_failed_op(name, args, kwargs, exc, file, line)
+            except Exception as failure:  # noqa: BLE001
+                recorder.note_failure(failure)
+            raise
+        try:
+            if args and isinstance(args[0], _Tensor):
+                with _NoTorchFunction():
+                    recorder.facts.on_escape(name, args[0])
         except Exception as exc:  # noqa: BLE001
             recorder.note_failure(exc)
         return out
@@ -252,5 +277,11 @@ def _impersonate(frame, func):
 _OVERRIDES_FILE = "overrides.py"
 
 
+# Plain reads that take values out of the graph (see `RecordingMode._escape`).
+_ESCAPES = frozenset({"item", "tolist", "numpy", "__float__", "__array__"})
+_ESCAPE = 2  # `plain` for them: still true, and told apart from True (== 1)
+
+
 def _describe(name: str):
-    return name, name in _PLAIN_READS, _is_inplace(name)
+    plain = _ESCAPE if name in _ESCAPES else name in _PLAIN_READS
+    return name, plain, _is_inplace(name)

@@ -40,6 +40,7 @@ class Recorder:
         self.user_files = user_files
         self.root_names = root_names
         self.registry = TensorRegistry()
+        self.inference_by = None  # the user's line that last entered torch.inference_mode()
         self.events: list[dict] = []
         self.warnings: list[dict] = []  # shown to the user during the run (session.py records them)
         self.event_counts: dict[tuple, int] = {}
@@ -125,10 +126,10 @@ class Recorder:
                 rec.user_no_grad = tainted
                 if tainted:
                     rec.cut_line = off_by[2]
-                    rec.cut_op = "no_grad"
+                    rec.cut_op = off_by[3]
             if inference and (fresh or not t.requires_grad):
                 rec.inference_made = True
-                rec.cut_line = line
+                rec.cut_line = self.inference_by or line
                 rec.cut_op = "inference_mode"
             if op in _DETACHES and in_recs:
                 self.facts.on_detach(op, inputs, file, line)
@@ -200,6 +201,10 @@ class Recorder:
         self.facts.on_error(event, args, kwargs)
         self.note_event(event)
 
+    def on_inference_enter(self) -> None:
+        """`torch.inference_mode()` entered (as a block or a decorator): remember the user's line."""
+        self.inference_by = self.where(3)[1]
+
     # -- names -------------------------------------------------------------------------------
     def bind(self, value, name: str, line: int, scope) -> None:
         if isinstance(value, _Tensor):
@@ -209,7 +214,7 @@ class Recorder:
                 rec = self.record_for(value, f.f_code.co_filename if f else None, line)
             if rec.name is None or _outer_binding(rec.scope, scope):
                 rec.name, rec.scope, rec.bind_line = name, scope, line
-            if "loss" in name.lower():
+            if value.grad_fn is not None:
                 self.facts.on_bind(value, name, line)
         elif isinstance(value, _Module):
             self.modules.bind_module(value, name)
@@ -246,8 +251,11 @@ class Recorder:
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
+            if snap is None and not self.root_names:
+                snap = self._snapshot_failed(call, roots, file, line)
             if snap is not None:
                 snap.raised = f"{type(exc).__name__}: {exc}"
+            self.facts.on_backward_error(exc, roots)
             raise
         finally:
             try:
@@ -260,6 +268,16 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001
             self.note_failure(exc)
         return result
+
+    def _snapshot_failed(self, call, roots, file, line):
+        """A call that raised is always recorded (even a later call of a line seen before): its
+        graph, as the failure left it, is what the findings and the tree explain."""
+        try:
+            self.name_modules()
+            return self.store.take(roots, call, file, line)
+        except Exception as exc:  # noqa: BLE001
+            self.note_failure(exc)
+            return None
 
     def _after_grad(self, snap, roots, inputs, result, file, line) -> None:
         """autograd.grad returns gradients instead of accumulating them: record them as its outputs."""

@@ -47,6 +47,7 @@ class Instrumentation:
         self._orig_showwarning = None
         self._shown = None
         self._orig_format_stack = None
+        self._orig_inference_enter = None
 
     # -- guarded entry points for hooks ----------------------------------------------------------
     def _bind(self, value, name, line, scope):
@@ -95,6 +96,7 @@ class Instrumentation:
         self._patch_threads()
         self._patch_warnings()
         self._patch_stacks()
+        self._patch_inference_mode()
         recording = RecordingMode(rec)
         recording.__enter__()
         self._mode = recording
@@ -113,6 +115,7 @@ class Instrumentation:
             self._mode = None
             mode.forget_callers()
             self._unpatch_stacks()
+            self._unpatch_inference_mode()
             self._unpatch_warnings()
             self._unpatch_threads()
             self.finder.remove()
@@ -198,6 +201,26 @@ class Instrumentation:
         if self._orig_format_stack is not None:
             FX_TRACEBACK.format_stack = self._orig_format_stack
             self._orig_format_stack = None
+
+
+    # -- inference_mode: which line of the script entered it (it bypasses the function mode) ------
+    def _patch_inference_mode(self) -> None:
+        cls = torch.autograd.grad_mode.inference_mode
+        original = cls.__enter__
+        self._orig_inference_enter = original
+        note = self._guard(self.recorder.on_inference_enter)
+
+        def __enter__(mode_self):
+            if mode_self.mode:
+                note()
+            return original(mode_self)
+
+        cls.__enter__ = __enter__
+
+    def _unpatch_inference_mode(self) -> None:
+        if self._orig_inference_enter is not None:
+            torch.autograd.grad_mode.inference_mode.__enter__ = self._orig_inference_enter
+            self._orig_inference_enter = None
 
 
 def _stop_recording_in_child() -> None:

@@ -2,7 +2,8 @@
 
 Pure passes over a `Capture` (no torch): one module per family, each a function
 `(Context) -> list[Finding]`, run in the order of `PASSES`. Codes are stable (documented in the
-README): GS1xx backward without a graph, GS2xx trainable tensors without a gradient, GS3xx `.grad`
+README): GS1xx autograd errors (GS101 backward without a graph, GS102-GS109 the rest of the
+catalogue in `autograd_errors`), GS2xx trainable tensors without a gradient, GS3xx `.grad`
 of non-leaves, GS4xx integer tensors, GS5xx in-place changes to saved tensors, GS6xx inference
 tensors, GS7xx loss targets, GS8xx the optimizer audit.
 Severity: `error` (raises, or silently wrong gradients), `warning` (gradient almost certainly not
@@ -12,6 +13,15 @@ a correct script: when the facts are not conclusive, say nothing.
 
 from __future__ import annotations
 
+from gradscope.analyse.findings.autograd_errors import (
+    custom_function_backward,
+    ddp_unused,
+    inplace_on_leaf,
+    nonscalar_backward,
+    numpy_on_grad,
+    other_backward_error,
+    second_backward,
+)
 from gradscope.analyse.findings.context import SEVERITY_ORDER, Context, Finding
 from gradscope.analyse.findings.explain_tensor import explain_tensor
 from gradscope.analyse.findings.inference import inference_in_autograd
@@ -28,6 +38,13 @@ __all__ = ["PASSES", "Finding", "explain_tensor", "find_all"]
 
 PASSES = (
     backward_without_graph,
+    second_backward,
+    inplace_on_leaf,
+    nonscalar_backward,
+    custom_function_backward,
+    numpy_on_grad,
+    ddp_unused,
+    other_backward_error,
     trainable_without_grad,
     intended_cuts,
     nonleaf_grad,

@@ -13,12 +13,14 @@ def inference_in_autograd(ctx: Context) -> list[Finding]:
             continue
         tensors = [ctx.tensors[i] for i in event.get("tensors", []) if i in ctx.tensors]
         names = [ctx.label(t) for t in tensors]
-        made = unique(t.cut_line or t.line for t in tensors)
-        where = f" (made under torch.inference_mode() at line {', '.join(map(str, made))})" if made else ""
+        entered = unique(t.cut_line for t in tensors)  # the line that entered inference_mode
+        made = unique(t.line for t in tensors)
+        where = (f" (made at line {', '.join(map(str, made))} under torch.inference_mode() entered at line "
+                 f"{', '.join(map(str, entered))})" if made and entered else "")
         subject = f"`{listed(names)}`" if names else "an inference tensor"
         out.append(Finding(
             "GS601", "error", f"{subject} from torch.inference_mode() used in autograd",
-            unique([*made, event.get("line")]), names,
+            unique([*entered, *made, event.get("line")]), names,
             f"{subject}{where} is an inference tensor; `{event.get('op')}` at line {event.get('line')} records "
             f"a graph that needs it, and PyTorch raised: {first_sentence(error.split(': ', 1)[-1])}",
             "compute it under torch.no_grad() instead of torch.inference_mode(), or use `.clone()` of it "
