@@ -24,15 +24,17 @@ class TraceResult:
     interrupted: bool = False
 
 
-def trace_target(target, args: list[str], *, step: int | None = None, roots=()) -> TraceResult:
+def trace_target(target, args: list[str], *, step: int | None = None, roots=(),
+                 stop_after: int | None = None) -> TraceResult:
     """Run a resolved script/module target under instrumentation and build its capture."""
+    _check_stop_after(step, stop_after)
     from gradscope.record.build import build_capture
     from gradscope.record.names import compile_user_source
     from gradscope.record.session import Instrumentation
     from gradscope import runner
 
     user_roots = [target.path0] if target.module_name else [os.path.dirname(target.path)]
-    instrumentation = Instrumentation(user_roots, step=step, root_names=roots)
+    instrumentation = Instrumentation(user_roots, step=step, root_names=roots, stop_after=stop_after)
 
     def wrap(execute):
         with instrumentation:
@@ -50,6 +52,14 @@ def trace_target(target, args: list[str], *, step: int | None = None, roots=()) 
     # rescans cost more than rendering itself.
     gc.freeze()
     return TraceResult(capture, result.exit_code, result.interrupted)
+
+
+def _check_stop_after(step, stop_after) -> None:
+    if step is not None and stop_after is not None and step > stop_after:
+        from gradscope.errors import UsageError
+
+        raise UsageError(f"--step {step} asks for a backward call after --stop-after {stop_after} ends the "
+                         "script; choose --step at most --stop-after")
 
 
 def _check_step(step, count) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 from gradscope.errors import CaptureError
 
 # 1: first format (tensors, nodes, edges, roots, variables, events, modules, optimizers, warnings).
-FORMAT_VERSION = 1
+# 2: stopped_after (the N of --stop-after when it ended the script).
+FORMAT_VERSION = 2
 
 KINDS = (
     "parameter",
@@ -129,6 +130,7 @@ class Capture:
     roots: list[RootInfo] = field(default_factory=list)
     variables: dict[str, int] = field(default_factory=dict)
     backward_calls: int = 0
+    stopped_after: int | None = None  # --stop-after N ended the script after its N-th backward call
     events: list[dict[str, Any]] = field(default_factory=list)  # notable moments for findings
     modules: list[dict[str, Any]] = field(default_factory=list)  # {"name", "type", "params"}
     optimizers: list[dict[str, Any]] = field(default_factory=list)  # {"name", "type", "params"}
@@ -164,6 +166,7 @@ class Capture:
             "roots": [_asdict(r) for r in self.roots],
             "variables": dict(self.variables),
             "backward_calls": self.backward_calls,
+            "stopped_after": self.stopped_after,
             "events": self.events,
             "modules": self.modules,
             "optimizers": self.optimizers,
@@ -203,6 +206,7 @@ class Capture:
                 roots=[_load(RootInfo, r, "roots") for r in _typed(data.get("roots", []), list, "roots")],
                 variables=_variables(data.get("variables", {})),
                 backward_calls=_typed(data.get("backward_calls", 0), int, "backward_calls"),
+                stopped_after=_optional_int(data.get("stopped_after"), "stopped_after"),
                 events=_dict_list(data.get("events", []), "events"),
                 modules=_dict_list(data.get("modules", []), "modules"),
                 optimizers=_dict_list(data.get("optimizers", []), "optimizers"),
@@ -242,6 +246,10 @@ def _typed(value: Any, typ: type, where: str) -> Any:
     if not isinstance(value, typ):
         raise CaptureError(f"malformed capture: {where} should be {typ.__name__}")
     return value
+
+
+def _optional_int(value: Any, where: str) -> int | None:
+    return None if value is None else _typed(value, int, where)
 
 
 def _str_list(value: Any, where: str) -> list[str]:

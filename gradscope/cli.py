@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 
 # Everything after SCRIPT belongs to the script, even options gradscope also has.
+_STOP_AFTER_HELP = "Stop the script (like sys.exit(0)) once its N-th backward call has returned, then report."
 _SCRIPT_CONTEXT = {"allow_interspersed_args": False, "allow_extra_args": True, "ignore_unknown_options": False}
 
 
@@ -36,6 +37,7 @@ def trace(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no report (files are still written)."),
     roots: List[str] = typer.Option([], "--root", help="Walk the graph from this variable instead (repeatable)."),
     step: Optional[int] = typer.Option(None, "--step", min=1, help="Record the N-th backward call's graph."),
+    stop_after: Optional[int] = typer.Option(None, "--stop-after", min=1, help=_STOP_AFTER_HELP),
     depth: int = typer.Option(12, "--depth", min=1, help="Tree depth before eliding (with a count)."),
     no_findings: bool = typer.Option(False, "--no-findings", help="Do not print the findings section."),
     module_depth: Optional[int] = typer.Option(None, "--module-depth", min=0, help="Collapse modules below this depth in pictures."),
@@ -57,7 +59,7 @@ def trace(
                "unfold": unfold}
     code = commands.trace(script=script, module=module, args=args, json_path=json_path, outputs=outputs,
                           fmt=fmt, quiet=quiet, roots=roots, step=step, findings=not no_findings,
-                          render_options=options, report_rank=rank)
+                          render_options=options, report_rank=rank, stop_after=stop_after)
     raise typer.Exit(code)
 
 
@@ -69,6 +71,7 @@ def explain(
     tensors: List[str] = typer.Option([], "--tensor", help="Explain how gradient reaches this tensor."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the findings as JSON to this path."),
     step: Optional[int] = typer.Option(None, "--step", min=1, help="Record the N-th backward call's graph."),
+    stop_after: Optional[int] = typer.Option(None, "--stop-after", min=1, help=_STOP_AFTER_HELP),
 ) -> None:
     """Say why a gradient is None or why backward failed, pointing at the script's lines."""
     from gradscope import commands
@@ -79,7 +82,7 @@ def explain(
     if module is not None and target is not None:
         args.insert(0, target)
     code = commands.explain(target=target, module=module, args=args, tensors=tensors, json_path=json_path,
-                            step=step)
+                            step=step, stop_after=stop_after)
     raise typer.Exit(code)
 
 

@@ -33,9 +33,12 @@ class _Ref(weakref.ref):
 
 
 class Recorder:
-    def __init__(self, user_files, *, step: int | None = None, root_names: tuple[str, ...] = ()):
+    def __init__(self, user_files, *, step: int | None = None, root_names: tuple[str, ...] = (),
+                 stop_after: int | None = None):
         self.user_files = user_files
         self.step = step
+        self.stop_after = stop_after  # --stop-after N
+        self.stopped = False  # True once stop_after ended the script
         self.root_names = root_names
         self.live: dict[int, list] = {}  # id(tensor) -> [ref, record, producing event]
         self.next_id = 0
@@ -367,6 +370,7 @@ class Recorder:
     # -- backward ----------------------------------------------------------------------------
     def on_backward(self, call: str, roots, inputs, func, args, kwargs):
         """Snapshot the graph (when this call is one we keep) before backward frees it, then run it."""
+        self.stop_if_done()
         file, line = self.where(3)
         self.backward_count += 1
         step = self.backward_count
@@ -408,7 +412,17 @@ class Recorder:
                 self._after_grad(snap, roots, inputs, result, file, line)
         except Exception:  # noqa: BLE001
             self.failures += 1
+        self.stop_if_done()
         return result
+
+    def stop_if_done(self) -> None:
+        """--stop-after N: end the script as `sys.exit(0)` would (finally, with and atexit run) once its
+        N-th backward call returns; a later backward call (the script swallowed that SystemExit, or
+        the N-th call raised) exits again before it runs."""
+        limit = self.stop_after
+        if limit is not None and self.backward_count >= limit:
+            self.stopped = True
+            raise SystemExit(0)
 
     def _watched_leaves(self, snap):
         """Every live leaf that requires grad, so the report can say which ones this call reached."""

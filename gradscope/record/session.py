@@ -37,9 +37,9 @@ class Instrumentation:
     active: Instrumentation | None = None  # the one installed now (read by forked children)
     _fork_hook = False
 
-    def __init__(self, user_roots: list[str], *, step: int | None = None, root_names=()):
+    def __init__(self, user_roots: list[str], *, step: int | None = None, root_names=(), stop_after=None):
         self.user_files = UserFiles(user_roots)
-        self.recorder = Recorder(self.user_files, step=step, root_names=tuple(root_names))
+        self.recorder = Recorder(self.user_files, step=step, root_names=tuple(root_names), stop_after=stop_after)
         self.finder = names.UserModuleFinder(self.user_files.is_user_file)
         self._handles: list = []
         self._mode: RecordingMode | None = None
