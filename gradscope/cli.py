@@ -86,6 +86,33 @@ def explain(
     raise typer.Exit(code)
 
 
+@app.command(context_settings=_SCRIPT_CONTEXT)
+def check(
+    ctx: typer.Context,
+    script: Optional[str] = typer.Argument(None, help="The script to run, followed by its own arguments."),
+    module: Optional[str] = typer.Option(None, "-m", help="Run a module like `python -m`."),
+    trains: List[str] = typer.Option([], "--trains", metavar="PATTERN",
+                                     help="Parameters matching this glob must train (repeatable)."),
+    frozen: List[str] = typer.Option([], "--frozen", metavar="PATTERN",
+                                     help="Parameters matching this glob must stay frozen (repeatable)."),
+    fail_on: str = typer.Option("error", "--fail-on", metavar="error|warning|info|never",
+                                help="Also fail on findings of this severity or above."),
+    stop_after: Optional[int] = typer.Option(None, "--stop-after", min=1, help=_STOP_AFTER_HELP),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write the results as JSON to this path."),
+) -> None:
+    """Run SCRIPT and check where gradient flows: exit 0 when every rule holds, 1 otherwise."""
+    from gradscope import commands
+
+    args = list(ctx.args)
+    if module is None and script is None:
+        raise GradscopeError("missing SCRIPT: usage: gradscope check [OPTIONS] SCRIPT [ARGS]...")
+    if module is not None and script is not None:
+        args.insert(0, script)
+    code = commands.check(script=script, module=module, args=args, trains=trains, frozen=frozen,
+                          fail_on=fail_on, json_path=json_path, stop_after=stop_after)
+    raise typer.Exit(code)
+
+
 @app.command()
 def render(
     capture_path: str = typer.Argument(..., metavar="CAPTURE.json", help="A capture written by --json."),

@@ -137,6 +137,49 @@ def explain(*, target, module, args, tensors, json_path, step, stop_after=None) 
     return code
 
 
+def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_after, report_rank: int = 0) -> int:
+    """Trace, then judge the rules (over every rank under torchrun); rank 0 reports and writes --json."""
+    from gradscope.analyse.check import FAIL_ON, check as judge, run_facts
+    from gradscope.console import stderr_console
+    from gradscope.render.check import print_check
+
+    if fail_on not in FAIL_ON:
+        from gradscope.errors import UsageError
+
+        raise UsageError(f"--fail-on {fail_on}: choose one of {', '.join(FAIL_ON)}")
+    ranks = distributed_rank()
+    reporting = ranks is None or ranks[0] == report_rank
+    if json_path and reporting:
+        check_writable(json_path)
+    result = _trace(script, module, args, None, (), stop_after)
+    runs, note = [run_facts(result.capture, ranks[0] if ranks else None)], None
+    if ranks is not None:
+        runs, note = _gather_ranks(runs[0], *ranks)
+    outcome = judge(runs, trains=trains, frozen=frozen, fail_on=fail_on)
+    if reporting:
+        console = stderr_console()
+        sys.stdout.flush()
+        if note:
+            console.print(f"gradscope: {note}", highlight=False, markup=False)
+        print_check(outcome, console)
+        if json_path:
+            text = json.dumps(outcome.to_json(), indent=1, ensure_ascii=False) + "\n"
+            write_atomically(json_path, text.encode("utf-8"))
+    return 0 if outcome.ok else 1
+
+
+def _gather_ranks(mine, rank: int, world_size: int):
+    """Every rank's facts, or this rank's alone with a note saying why the others are missing."""
+    from gradscope.analyse.check import RunFacts
+    from gradscope.record.ranks import RanksUnavailable, exchange
+
+    try:
+        payloads = exchange(json.dumps(mine.to_json()).encode("utf-8"), rank, world_size, "check")
+    except RanksUnavailable as exc:
+        return [mine], f"checked rank {rank} alone: could not gather the other ranks ({exc})"
+    return [RunFacts.from_json(json.loads(p)) for p in payloads], None
+
+
 def load_capture(path: str) -> Capture:
     if not os.path.exists(path):
         raise CaptureError(f"no such capture: {path}")
