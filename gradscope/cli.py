@@ -114,6 +114,18 @@ def check(
 
 
 @app.command()
+def diff(
+    a: str = typer.Argument(..., metavar="A.json", help="The capture before (e.g. from the main branch)."),
+    b: str = typer.Argument(..., metavar="B.json", help="The capture after."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write the changes as JSON to this path."),
+) -> None:
+    """What changed in gradient flow between two captures: exit 0 if nothing, 1 if something, 2 on bad input."""
+    from gradscope import commands
+
+    raise typer.Exit(commands.diff(a, b, json_path))
+
+
+@app.command()
 def render(
     capture_path: str = typer.Argument(..., metavar="CAPTURE.json", help="A capture written by --json."),
     outputs: List[str] = typer.Option([], "-o", "--output", help="Write here (format from the extension; - for stdout)."),
