@@ -132,6 +132,31 @@ class TraceSession:
                 out.setdefault(key, t.kind)
         return out
 
+    # -- assertions for the user's own tests: the same text as `gradscope check` -------------------
+    def assert_trains(self, *patterns: str) -> None:
+        """Every parameter matching each glob requires grad, got a gradient and sits in an optimizer
+        (when the block built one); a pattern matching nothing fails too."""
+        self._assert("trains", trains=patterns)
+
+    def assert_frozen(self, *patterns: str) -> None:
+        """Every parameter matching each glob does not require grad, or got no gradient and sits in no optimizer."""
+        self._assert("frozen", frozen=patterns)
+
+    def assert_no_findings(self, severity: str = "warning") -> None:
+        """No finding of this severity or above (error, warning or info)."""
+        if severity not in ("error", "warning", "info"):
+            raise ValueError(f"severity must be error, warning or info, not {severity!r}")
+        self._assert("finding", fail_on=severity)
+
+    def _assert(self, kind: str, *, trains=(), frozen=(), fail_on="never") -> None:
+        from gradscope.analyse.check import check_capture
+        from gradscope.render.check import violations_text
+
+        result = check_capture(self._require(), trains=trains, frozen=frozen, fail_on=fail_on)
+        failed = [v for v in result.violations if v.kind == kind]
+        if failed:
+            raise AssertionError(violations_text(failed))
+
     def _require(self) -> Capture:
         if self.capture is None:
             raise RuntimeError("the traced block has not finished yet")
