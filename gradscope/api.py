@@ -92,6 +92,7 @@ class TraceSession:
         self._instrumentation = Instrumentation([root, filename], step=self.step, root_names=self.roots)
         self._instrumentation.user_files.extra_files = {filename}
         self._instrumentation.__enter__()
+        self._instrumentation.name_existing({**caller.f_globals, **caller.f_locals})
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -136,19 +137,23 @@ class TraceSession:
     def assert_trains(self, *patterns: str) -> None:
         """Every parameter matching each glob requires grad, got a gradient and sits in an optimizer
         (when the block built one); a pattern matching nothing fails too."""
+        __tracebackhide__ = True  # pytest shows the user's line, not ours
         self._assert("trains", trains=patterns)
 
     def assert_frozen(self, *patterns: str) -> None:
         """Every parameter matching each glob does not require grad, or got no gradient and sits in no optimizer."""
+        __tracebackhide__ = True  # pytest shows the user's line, not ours
         self._assert("frozen", frozen=patterns)
 
     def assert_no_findings(self, severity: str = "warning") -> None:
         """No finding of this severity or above (error, warning or info)."""
+        __tracebackhide__ = True  # pytest shows the user's line, not ours
         if severity not in ("error", "warning", "info"):
             raise ValueError(f"severity must be error, warning or info, not {severity!r}")
         self._assert("finding", fail_on=severity)
 
     def _assert(self, kind: str, *, trains=(), frozen=(), fail_on="never") -> None:
+        __tracebackhide__ = True  # pytest shows the user's line, not ours
         from gradscope.analyse.check import check_capture
         from gradscope.render.check import violations_text
 

@@ -59,6 +59,13 @@ class Instrumentation:
         except Exception:  # noqa: BLE001
             self.recorder.failures += 1
 
+    def name_existing(self, namespace: dict) -> None:
+        """Modules and optimizers made before a traced block are named after the caller's variables
+        (`model.head.weight`, not `head.weight`), as if the block had bound them."""
+        for name, value in list(namespace.items()):
+            if isinstance(value, (torch.nn.Module, torch.optim.Optimizer)) and not name.startswith("__"):
+                self._bind(value, name, 0, None)
+
     def _guard(self, method):
         recorder = self.recorder
 
