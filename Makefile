@@ -13,6 +13,8 @@ setup: $(STAMP) graphviz
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "$(TORCH)"
+	@# the distribution was called gradscope before it became torch-gradscope: drop an old install
+	$(BIN)/pip uninstall --quiet --disable-pip-version-check -y gradscope 2>/dev/null || true
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]" "$(TORCH)"
 	touch $(STAMP)
 

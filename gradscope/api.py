@@ -24,15 +24,17 @@ class TraceResult:
     interrupted: bool = False
 
 
-def trace_target(target, args: list[str], *, step: int | None = None, roots=()) -> TraceResult:
+def trace_target(target, args: list[str], *, step: int | None = None, roots=(),
+                 stop_after: int | None = None) -> TraceResult:
     """Run a resolved script/module target under instrumentation and build its capture."""
+    _check_stop_after(step, stop_after)
     from gradscope.record.build import build_capture
     from gradscope.record.names import compile_user_source
     from gradscope.record.session import Instrumentation
     from gradscope import runner
 
     user_roots = [target.path0] if target.module_name else [os.path.dirname(target.path)]
-    instrumentation = Instrumentation(user_roots, step=step, root_names=roots)
+    instrumentation = Instrumentation(user_roots, step=step, root_names=roots, stop_after=stop_after)
 
     def wrap(execute):
         with instrumentation:
@@ -50,6 +52,14 @@ def trace_target(target, args: list[str], *, step: int | None = None, roots=()) 
     # rescans cost more than rendering itself.
     gc.freeze()
     return TraceResult(capture, result.exit_code, result.interrupted)
+
+
+def _check_stop_after(step, stop_after) -> None:
+    if step is not None and stop_after is not None and step > stop_after:
+        from gradscope.errors import UsageError
+
+        raise UsageError(f"--step {step} asks for a backward call after --stop-after {stop_after} ends the "
+                         "script; choose --step at most --stop-after")
 
 
 def _check_step(step, count) -> None:
@@ -82,6 +92,7 @@ class TraceSession:
         self._instrumentation = Instrumentation([root, filename], step=self.step, root_names=self.roots)
         self._instrumentation.user_files.extra_files = {filename}
         self._instrumentation.__enter__()
+        self._instrumentation.name_existing({**caller.f_globals, **caller.f_locals})
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -121,6 +132,35 @@ class TraceSession:
             if key:
                 out.setdefault(key, t.kind)
         return out
+
+    # -- assertions for the user's own tests: the same text as `gradscope check` -------------------
+    def assert_trains(self, *patterns: str) -> None:
+        """Every parameter matching each glob requires grad, got a gradient and sits in an optimizer
+        (when the block built one); a pattern matching nothing fails too."""
+        __tracebackhide__ = True  # pytest shows the user's line, not ours
+        self._assert("trains", trains=patterns)
+
+    def assert_frozen(self, *patterns: str) -> None:
+        """Every parameter matching each glob does not require grad, or got no gradient and sits in no optimizer."""
+        __tracebackhide__ = True  # pytest shows the user's line, not ours
+        self._assert("frozen", frozen=patterns)
+
+    def assert_no_findings(self, severity: str = "warning") -> None:
+        """No finding of this severity or above (error, warning or info)."""
+        __tracebackhide__ = True  # pytest shows the user's line, not ours
+        if severity not in ("error", "warning", "info"):
+            raise ValueError(f"severity must be error, warning or info, not {severity!r}")
+        self._assert("finding", fail_on=severity)
+
+    def _assert(self, kind: str, *, trains=(), frozen=(), fail_on="never") -> None:
+        __tracebackhide__ = True  # pytest shows the user's line, not ours
+        from gradscope.analyse.check import check_capture
+        from gradscope.render.check import violations_text
+
+        result = check_capture(self._require(), trains=trains, frozen=frozen, fail_on=fail_on)
+        failed = [v for v in result.violations if v.kind == kind]
+        if failed:
+            raise AssertionError(violations_text(failed))
 
     def _require(self) -> Capture:
         if self.capture is None:

@@ -26,7 +26,8 @@ from gradscope.errors import CaptureError
 # 1: first format (tensors, nodes, edges, roots, variables, events, modules, optimizers, warnings).
 # 2: strict JSON (non-finite numbers as "nan"/"inf"/"-inf" strings, never NaN/Infinity); every field typed.
 # 3: diagnostics (gradscope's own failures while recording: where, what, how often).
-FORMAT_VERSION = 3
+# 4: stopped_after (the N of --stop-after when it ended the script).
+FORMAT_VERSION = 4
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
 KINDS: tuple[str, ...] = Kind.__args__
@@ -233,6 +234,7 @@ class Capture(msgspec.Struct, forbid_unknown_fields=True, dict=True):
     roots: list[RootInfo] = msgspec.field(default_factory=list)
     variables: dict[str, Index] = msgspec.field(default_factory=dict)
     backward_calls: Index = 0
+    stopped_after: Index | None = None  # --stop-after N ended the script after its N-th backward call
     events: list[Event] = msgspec.field(default_factory=list)  # notable moments for findings
     modules: list[ModuleInfo] = msgspec.field(default_factory=list)
     optimizers: list[OptimizerInfo] = msgspec.field(default_factory=list)

@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 
 # Everything after SCRIPT belongs to the script, even options gradscope also has.
+_STOP_AFTER_HELP = "Stop the script (like sys.exit(0)) once its N-th backward call has returned, then report."
 _SCRIPT_CONTEXT = {"allow_interspersed_args": False, "allow_extra_args": True, "ignore_unknown_options": False}
 
 
@@ -36,6 +37,7 @@ def trace(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no report (files are still written)."),
     roots: List[str] = typer.Option([], "--root", help="Walk the graph from this variable instead (repeatable)."),
     step: Optional[int] = typer.Option(None, "--step", min=1, help="Record the N-th backward call's graph."),
+    stop_after: Optional[int] = typer.Option(None, "--stop-after", min=1, help=_STOP_AFTER_HELP),
     depth: int = typer.Option(12, "--depth", min=1, help="Tree depth before eliding (with a count)."),
     view: Optional[str] = typer.Option(None, "--view", help="Report: module (per nn.Module, the default when "
                                        "the script made modules), graph (tensor tree), or all."),
@@ -61,7 +63,7 @@ def trace(
                "unfold": unfold, "view": view, "all": show_all, "ops": ops}
     code = commands.trace(script=script, module=module, args=args, json_path=json_path, outputs=outputs,
                           fmt=fmt, quiet=quiet, roots=roots, step=step, findings=not no_findings,
-                          render_options=options, report_rank=rank)
+                          render_options=options, report_rank=rank, stop_after=stop_after)
     raise typer.Exit(code)
 
 
@@ -73,6 +75,7 @@ def explain(
     tensors: List[str] = typer.Option([], "--tensor", help="Explain how gradient reaches this tensor."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the findings as JSON to this path."),
     step: Optional[int] = typer.Option(None, "--step", min=1, help="Record the N-th backward call's graph."),
+    stop_after: Optional[int] = typer.Option(None, "--stop-after", min=1, help=_STOP_AFTER_HELP),
 ) -> None:
     """Say why a gradient is None or why backward failed, pointing at the script's lines."""
     from gradscope import commands
@@ -83,8 +86,47 @@ def explain(
     if module is not None and target is not None:
         args.insert(0, target)
     code = commands.explain(target=target, module=module, args=args, tensors=tensors, json_path=json_path,
-                            step=step)
+                            step=step, stop_after=stop_after)
     raise typer.Exit(code)
+
+
+@app.command(context_settings=_SCRIPT_CONTEXT)
+def check(
+    ctx: typer.Context,
+    script: Optional[str] = typer.Argument(None, help="The script to run, followed by its own arguments."),
+    module: Optional[str] = typer.Option(None, "-m", help="Run a module like `python -m`."),
+    trains: List[str] = typer.Option([], "--trains", metavar="PATTERN",
+                                     help="Parameters matching this glob must train (repeatable)."),
+    frozen: List[str] = typer.Option([], "--frozen", metavar="PATTERN",
+                                     help="Parameters matching this glob must stay frozen (repeatable)."),
+    fail_on: str = typer.Option("error", "--fail-on", metavar="error|warning|info|never",
+                                help="Also fail on findings of this severity or above."),
+    stop_after: Optional[int] = typer.Option(None, "--stop-after", min=1, help=_STOP_AFTER_HELP),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write the results as JSON to this path."),
+) -> None:
+    """Run SCRIPT and check where gradient flows: exit 0 when every rule holds, 1 otherwise."""
+    from gradscope import commands
+
+    args = list(ctx.args)
+    if module is None and script is None:
+        raise GradscopeError("missing SCRIPT: usage: gradscope check [OPTIONS] SCRIPT [ARGS]...")
+    if module is not None and script is not None:
+        args.insert(0, script)
+    code = commands.check(script=script, module=module, args=args, trains=trains, frozen=frozen,
+                          fail_on=fail_on, json_path=json_path, stop_after=stop_after)
+    raise typer.Exit(code)
+
+
+@app.command()
+def diff(
+    a: str = typer.Argument(..., metavar="A.json", help="The capture before (e.g. from the main branch)."),
+    b: str = typer.Argument(..., metavar="B.json", help="The capture after."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write the changes as JSON to this path."),
+) -> None:
+    """What changed in gradient flow between two captures: exit 0 if nothing, 1 if something, 2 on bad input."""
+    from gradscope import commands
+
+    raise typer.Exit(commands.diff(a, b, json_path))
 
 
 @app.command()

@@ -34,10 +34,10 @@ def _resolve(script: str | None, module: str | None):
     return runner.resolve_module(module) if module else runner.resolve_script(script)
 
 
-def _trace(target, args, step, roots):
+def _trace(target, args, step, roots, stop_after=None):
     from gradscope.api import trace_target
 
-    return trace_target(target, args, step=step, roots=roots)
+    return trace_target(target, args, step=step, roots=roots, stop_after=stop_after)
 
 
 def _write_all(capture: Capture, planned, options, console) -> None:
@@ -73,7 +73,7 @@ def per_rank_path(path: str, rank: int) -> str:
 
 
 def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, findings, render_options,
-          report_rank: int = 0) -> int:
+          report_rank: int = 0, stop_after: int | None = None) -> int:
     from gradscope.console import stderr_console
 
     check_options(render_options)
@@ -87,7 +87,7 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
     if json_path:
         planned.insert(0, (json_path, "json"))
     check_outputs([path for path, _ in planned], [target.path, *files_named(args)])
-    result = _trace(target, args, step, roots)
+    result = _trace(target, args, step, roots, stop_after)
     console = None if quiet else stderr_console()
     if console is not None:
         from gradscope.render.tree import print_report
@@ -122,7 +122,7 @@ def _print_findings(capture: Capture, console) -> None:
         print_findings(found, console)
 
 
-def explain(*, target, module, args, tensors, json_path, step) -> int:
+def explain(*, target, module, args, tensors, json_path, step, stop_after=None) -> int:
     from gradscope.analyse.findings import explain_tensor, find_all
     from gradscope.console import stderr_console
     from gradscope.render.findings import findings_json, print_explanation, print_findings
@@ -134,9 +134,14 @@ def explain(*, target, module, args, tensors, json_path, step) -> int:
     else:
         resolved = _resolve(target, module)
         check_outputs(outputs, [resolved.path, *files_named(args)])
-        result = _trace(resolved, args, step, ())
+        result = _trace(resolved, args, step, (), stop_after)
         capture, code = result.capture, result.exit_code
     console = stderr_console()
+    if capture.stopped_after is not None:
+        from gradscope.render.tree import stop_note
+
+        sys.stdout.flush()
+        console.print(f"gradscope: {stop_note(capture)}", highlight=False, markup=False)
     found = find_all(capture)
     print_findings([printable_finding(f) for f in found], console, always=True)
     shown = for_terminal(capture) if tensors else capture
@@ -147,6 +152,70 @@ def explain(*, target, module, args, tensors, json_path, step) -> int:
         text = json.dumps(findings_json(found), indent=1, ensure_ascii=False) + "\n"
         write_atomically(json_path, text.encode("utf-8"))
     return code
+
+
+def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_after, report_rank: int = 0) -> int:
+    """Trace, then judge the rules (over every rank under torchrun); rank 0 reports and writes --json."""
+    from gradscope.analyse.check import FAIL_ON, check as judge, run_facts
+    from gradscope.console import stderr_console
+    from gradscope.render.check import print_check
+
+    if fail_on not in FAIL_ON:
+        from gradscope.errors import UsageError
+
+        raise UsageError(f"--fail-on {fail_on}: choose one of {', '.join(FAIL_ON)}")
+    ranks = distributed_rank()
+    reporting = ranks is None or ranks[0] == report_rank
+    target = _resolve(script, module)
+    if json_path and reporting:
+        check_outputs([json_path], [target.path, *files_named(args)])
+    result = _trace(target, args, None, (), stop_after)
+    runs, note = [run_facts(result.capture, ranks[0] if ranks else None)], None
+    if ranks is not None:
+        runs, note = _gather_ranks(runs[0], *ranks)
+    outcome = judge(runs, trains=trains, frozen=frozen, fail_on=fail_on)
+    if reporting:
+        console = stderr_console()
+        sys.stdout.flush()
+        if note:
+            console.print(f"gradscope: {note}", highlight=False, markup=False)
+        print_check(outcome, console)
+        if json_path:
+            text = json.dumps(outcome.to_json(), indent=1, ensure_ascii=False) + "\n"
+            write_atomically(json_path, text.encode("utf-8"))
+    return 0 if outcome.ok else 1
+
+
+def _gather_ranks(mine, rank: int, world_size: int):
+    """Every rank's facts, or this rank's alone with a note saying why the others are missing."""
+    from gradscope.analyse.check import RunFacts
+    from gradscope.record.ranks import RanksUnavailable, exchange
+
+    try:
+        payloads = exchange(json.dumps(mine.to_json()).encode("utf-8"), rank, world_size, "check")
+    except RanksUnavailable as exc:
+        return [mine], f"checked rank {rank} alone: could not gather the other ranks ({exc})"
+    return [RunFacts.from_json(json.loads(p)) for p in payloads], None
+
+
+def diff(a_path: str, b_path: str, json_path: str | None) -> int:
+    from gradscope.analyse.diff import diff as compare
+    from gradscope.console import stderr_console
+    from gradscope.render.diff import render_text
+
+    if json_path:
+        check_outputs([json_path], [a_path, b_path])
+    a, b = load_capture(a_path), load_capture(b_path)
+    if a.format_version != b.format_version:
+        raise CaptureError(f"{a_path} has capture format {a.format_version} and {b_path} format {b.format_version}: "
+                           "re-trace both with the same gradscope to compare them")
+    result = compare(a, b)
+    sys.stdout.write(render_text(result, a_path, b_path))
+    if json_path:
+        text = json.dumps(result.to_json(), indent=1, ensure_ascii=False) + "\n"
+        write_atomically(json_path, text.encode("utf-8"))
+        stderr_console().print(f"Wrote the changes to {json_path}", highlight=False, markup=False)
+    return 1 if result.changes else 0
 
 
 def load_capture(path: str) -> Capture:

@@ -4,8 +4,8 @@
 
 Runs SCRIPT under plain python (no gradscope), then dumps, for every top-level variable bound to a
 tensor and every parameter of every top-level module: requires_grad, is_leaf, grad_fn name, whether
-.grad is None and its values, and whether it is an nn.Parameter. Exceptions of the script are
-recorded, not raised.
+.grad is None and its values, and whether it is an nn.Parameter; and for each top-level optimizer,
+the names of the parameters it holds. Exceptions of the script are recorded, not raised.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main() -> None:
             tb = tb.tb_next
     import torch
 
-    variables, params = {}, {}
+    variables, params, names, optimizers = {}, {}, {}, {}
     for name, value in namespace.items():
         if name.startswith("__"):
             continue
@@ -64,8 +64,13 @@ def main() -> None:
         elif isinstance(value, torch.nn.Module):
             for pname, p in value.named_parameters():
                 params[f"{name}.{pname}"] = facts(p)
+                names.setdefault(id(p), f"{name}.{pname}")
+    for name, value in namespace.items():
+        if isinstance(value, torch.optim.Optimizer):
+            optimizers[name] = [names.get(id(p)) for group in value.param_groups for p in group["params"]]
     with open(out, "w") as fh:
-        json.dump({"variables": variables, "params": params, "error": error}, fh, indent=1)
+        json.dump({"variables": variables, "params": params, "optimizers": optimizers, "error": error}, fh,
+                  indent=1)
 
 
 if __name__ == "__main__":

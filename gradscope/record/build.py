@@ -156,6 +156,7 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         roots=roots,
         variables={name: cid[rec.id] for name, rec in recorder.variables.items()},
         backward_calls=recorder.backward_count,
+        stopped_after=recorder.stop_after if recorder.stopped else None,
         events=[_event_json(e, cid, display) for e in recorder.events],
         modules=[{"name": name, "type": entry["type"], "called": entry["called"],
                   "params": [cid[r.id] for r in entry["params"] if r.id in cid]}

@@ -36,8 +36,11 @@ class Recorder:
     `facts` (extra facts for the findings). They share only public methods.
     """
 
-    def __init__(self, user_files, *, step: int | None = None, root_names: tuple[str, ...] = ()):
+    def __init__(self, user_files, *, step: int | None = None, root_names: tuple[str, ...] = (),
+                 stop_after: int | None = None):
         self.user_files = user_files
+        self.stop_after = stop_after  # --stop-after N
+        self.stopped = False  # True once stop_after ended the script
         self.root_names = root_names
         self.registry = TensorRegistry()
         self.inference_by = None  # the user's line that last entered torch.inference_mode()
@@ -235,6 +238,7 @@ class Recorder:
     # -- backward ----------------------------------------------------------------------------
     def on_backward(self, call: str, roots, inputs, func, args, kwargs):
         """Snapshot the graph (when this call is one we keep) before backward frees it, then run it."""
+        self.stop_if_done()
         file, line = self.where(3)
         store = self.store
         take = store.count_call(call, file, line)
@@ -267,6 +271,7 @@ class Recorder:
                 self._after_grad(snap, roots, inputs, result, file, line)
         except Exception as exc:  # noqa: BLE001
             self.note_failure(exc)
+        self.stop_if_done()
         return result
 
     def _snapshot_failed(self, call, roots, file, line):
@@ -278,6 +283,15 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001
             self.note_failure(exc)
             return None
+
+    def stop_if_done(self) -> None:
+        """--stop-after N: end the script as `sys.exit(0)` would (finally, with and atexit run) once its
+        N-th backward call returns; a later backward call (the script swallowed that SystemExit, or
+        the N-th call raised) exits again before it runs."""
+        limit = self.stop_after
+        if limit is not None and self.backward_count >= limit:
+            self.stopped = True
+            raise SystemExit(0)
 
     def _after_grad(self, snap, roots, inputs, result, file, line) -> None:
         """autograd.grad returns gradients instead of accumulating them: record them as its outputs."""

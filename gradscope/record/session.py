@@ -37,9 +37,9 @@ class Instrumentation:
     active: Instrumentation | None = None  # the one installed now (read by forked children)
     _fork_hook = False
 
-    def __init__(self, user_roots: list[str], *, step: int | None = None, root_names=()):
+    def __init__(self, user_roots: list[str], *, step: int | None = None, root_names=(), stop_after=None):
         self.user_files = UserFiles(user_roots)
-        self.recorder = Recorder(self.user_files, step=step, root_names=tuple(root_names))
+        self.recorder = Recorder(self.user_files, step=step, root_names=tuple(root_names), stop_after=stop_after)
         self.finder = names.UserModuleFinder(self.user_files.is_user_file)
         self._handles: list = []
         self._mode: RecordingMode | None = None
@@ -59,6 +59,13 @@ class Instrumentation:
                 self.recorder.bind(value, name, line, scope)
         except Exception as exc:  # noqa: BLE001
             self.recorder.note_failure(exc)
+
+    def name_existing(self, namespace: dict) -> None:
+        """Modules and optimizers made before a traced block are named after the caller's variables
+        (`model.head.weight`, not `head.weight`), as if the block had bound them."""
+        for name, value in list(namespace.items()):
+            if isinstance(value, (torch.nn.Module, torch.optim.Optimizer)) and not name.startswith("__"):
+                self._bind(value, name, 0, None)
 
     def _guard(self, method):
         recorder = self.recorder

@@ -238,6 +238,11 @@ def _kind_detail(view: GraphView, t: TensorInfo) -> str | None:
     return None
 
 
+def stop_note(capture: Capture) -> str:
+    """What the header says when --stop-after ended the script."""
+    return f"stopped after backward call {capture.stopped_after} (--stop-after)"
+
+
 def _header(capture: Capture) -> Text:
     text = Text("gradscope ", style="bold")
     text.append(capture.script.replace("\\", "/").rsplit("/", 1)[-1])
@@ -252,6 +257,8 @@ def _header(capture: Capture) -> Text:
     recorded = sum(1 for r in capture.roots if r.step is not None)
     if n:
         text.append(f", {recorded} graph{'s' if recorded != 1 else ''} recorded")
+    if capture.stopped_after is not None:
+        text.append(f" · {stop_note(capture)}", style="bold")
     return text
 
 
