@@ -13,7 +13,7 @@ setup: $(STAMP) graphviz
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]" "$(TORCH)"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test,plots]" "$(TORCH)"
 	touch $(STAMP)
 
 graphviz:

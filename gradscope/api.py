@@ -24,7 +24,8 @@ class TraceResult:
     interrupted: bool = False
 
 
-def trace_target(target, args: list[str], *, step: int | None = None, roots=()) -> TraceResult:
+def trace_target(target, args: list[str], *, step: int | None = None, roots=(), health=None) -> TraceResult:
+    """`health`: {"grad_norms", "nan", "stop_after_nan"} (see `Recorder`), defaults when None."""
     """Run a resolved script/module target under instrumentation and build its capture."""
     from gradscope.record.build import build_capture
     from gradscope.record.names import compile_user_source
@@ -32,7 +33,7 @@ def trace_target(target, args: list[str], *, step: int | None = None, roots=()) 
     from gradscope import runner
 
     user_roots = [target.path0] if target.module_name else [os.path.dirname(target.path)]
-    instrumentation = Instrumentation(user_roots, step=step, root_names=roots)
+    instrumentation = Instrumentation(user_roots, step=step, root_names=roots, health=health)
 
     def wrap(execute):
         with instrumentation:

@@ -18,7 +18,8 @@ from typing import Any
 from gradscope.errors import CaptureError
 
 # 1: first format (tensors, nodes, edges, roots, variables, events, modules, optimizers, warnings).
-FORMAT_VERSION = 1
+# 2: grad_health (gradient norms per backward call site, parameter updates, NaN origins).
+FORMAT_VERSION = 2
 
 KINDS = (
     "parameter",
@@ -117,6 +118,84 @@ class RootInfo:
     raised: str | None = None  # the error message when the backward call raised
 
 
+@dataclass(slots=True)
+class NormSeries:
+    """Gradient norms of one parameter (or one module, or the whole model) at one backward call site.
+
+    first/last/min/max/calls/zeros/nonfinite count every call; `median` comes from the kept series
+    (`series_calls`, `series`: at most 512 points, evenly thinned). Non-finite norms are `null` in
+    the series and left out of min/max/median.
+    """
+
+    of: str  # parameter | module | model
+    name: str
+    tensor: int | None = None  # for a parameter: its tensor id
+    first: float | None = None
+    last: float | None = None
+    min: float | None = None
+    max: float | None = None
+    median: float | None = None
+    calls: int = 0  # backward calls at this site that gave it a gradient
+    zeros: int = 0  # calls whose gradient was exactly zero everywhere
+    nonfinite: int = 0  # calls whose gradient held a NaN or an infinity
+    first_nonfinite: int | None = None  # index (among all backward calls) of the first such call
+    series_calls: list[int] = field(default_factory=list)  # index among all backward calls
+    series: list[float | None] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class NormSite:
+    """One line that called backward, with the norms of `.grad` right after each of its calls."""
+
+    file: str | None = None
+    line: int | None = None
+    call: str = "backward"
+    calls: int = 0  # backward calls at this site whose norms were taken
+    accumulated: int = 0  # of those, calls with no optimizer step since the previous backward call
+    series: list[NormSeries] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ParamUpdate:
+    """What the optimizer steps did to one parameter (for the optimizer audit)."""
+
+    tensor: int
+    steps_with_grad: int = 0  # optimizer steps taken while it had a non-zero gradient
+    steps_changed: int = 0  # of those, steps after which its values had changed
+    lr: float | None = None  # its group's learning rate at the last step
+
+
+@dataclass(slots=True)
+class NanOrigin:
+    """Where the first NaN/Inf appeared (`--nan`): a forward op, or a backward node."""
+
+    phase: str  # forward | backward
+    value: str  # nan | inf
+    op: str | None = None  # forward: the op; backward: the grad_fn class
+    file: str | None = None
+    line: int | None = None
+    tensor: int | None = None  # forward: the output tensor
+    name: str | None = None  # the variable it was bound to, when known at that moment
+    module: str | None = None
+    call: int = 0  # backward calls before it (0: during the first forward pass)
+    inputs: list[str] = field(default_factory=list)  # the op's inputs, described ("x: [3] float32, min -2")
+    inputs_finite: bool = True  # False: an input was already non-finite (it came from outside the ops seen)
+
+
+@dataclass(slots=True)
+class GradHealth:
+    """Gradient health facts: norms per backward call, optimizer updates, NaN origins."""
+
+    norms: bool = False  # norms were taken (off with --no-grad-norms)
+    optimizer_steps: int = 0
+    sites: list[NormSite] = field(default_factory=list)
+    updates: list[ParamUpdate] = field(default_factory=list)
+    clip_max_norm: float | None = None  # the max_norm the script passed to clip_grad_norm_
+    grad_scaler: bool = False  # the script unscaled gradients with a GradScaler
+    nan_checked: bool = False  # run with --nan
+    nan: list[NanOrigin] = field(default_factory=list)
+
+
 @dataclass
 class Capture:
     script: str = ""
@@ -133,6 +212,7 @@ class Capture:
     modules: list[dict[str, Any]] = field(default_factory=list)  # {"name", "type", "params"}
     optimizers: list[dict[str, Any]] = field(default_factory=list)  # {"name", "type", "params"}
     warnings: list[dict[str, Any]] = field(default_factory=list)  # {"category", "message", "file", "line"}
+    grad_health: GradHealth | None = None
     format_version: int = FORMAT_VERSION
 
     # -- lookups -------------------------------------------------------------------------------
@@ -168,6 +248,7 @@ class Capture:
             "modules": self.modules,
             "optimizers": self.optimizers,
             "warnings": self.warnings,
+            "grad_health": _health_json(self.grad_health),
         }
 
     def dumps(self) -> str:
@@ -207,6 +288,7 @@ class Capture:
                 modules=_dict_list(data.get("modules", []), "modules"),
                 optimizers=_dict_list(data.get("optimizers", []), "optimizers"),
                 warnings=_dict_list(data.get("warnings", []), "warnings"),
+                grad_health=_load_health(data.get("grad_health")),
                 format_version=version,
             )
         except (TypeError, ValueError) as exc:  # pragma: no cover - _load converts these already
@@ -227,20 +309,52 @@ def _asdict(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
+def _health_json(health: GradHealth | None) -> dict[str, Any] | None:
+    if health is None:
+        return None
+    out = _asdict(health)
+    out["sites"] = [dict(_asdict(s), series=[_asdict(n) for n in s.series]) for s in health.sites]
+    out["updates"] = [_asdict(u) for u in health.updates]
+    out["nan"] = [_asdict(n) for n in health.nan]
+    return out
+
+
+def _load_health(raw: Any) -> GradHealth | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise CaptureError("malformed capture: grad_health should be an object")
+    flat = {k: v for k, v in raw.items() if k not in ("sites", "updates", "nan")}
+    health = _load(GradHealth, flat, "grad_health")
+    for site in _typed(raw.get("sites", []), list, "grad_health.sites"):
+        if not isinstance(site, dict):
+            raise CaptureError("malformed capture: each entry of grad_health.sites should be an object")
+        loaded = _load(NormSite, {k: v for k, v in site.items() if k != "series"}, "grad_health.sites")
+        loaded.series = [_load(NormSeries, n, "grad_health.sites.series")
+                         for n in _typed(site.get("series", []), list, "grad_health.sites.series")]
+        health.sites.append(loaded)
+    health.updates = [_load(ParamUpdate, u, "grad_health.updates")
+                      for u in _typed(raw.get("updates", []), list, "grad_health.updates")]
+    health.nan = [_load(NanOrigin, n, "grad_health.nan") for n in _typed(raw.get("nan", []), list, "grad_health.nan")]
+    return health
+
+
 # -- validation helpers: a capture may be hand-edited or truncated, so check every field ---------
 
 _FIELD_TYPES = {
     "int": int,
     "str": str,
     "bool": bool,
+    "float": (int, float),
 }
 
 
-def _typed(value: Any, typ: type, where: str) -> Any:
-    if typ is int and isinstance(value, bool):
-        raise CaptureError(f"malformed capture: {where} should be {typ.__name__}")
+def _typed(value: Any, typ: type | tuple, where: str) -> Any:
+    what = getattr(typ, "__name__", "a number")
+    if typ is not bool and isinstance(value, bool):
+        raise CaptureError(f"malformed capture: {where} should be {what}")
     if not isinstance(value, typ):
-        raise CaptureError(f"malformed capture: {where} should be {typ.__name__}")
+        raise CaptureError(f"malformed capture: {where} should be {what}")
     return value
 
 

@@ -23,6 +23,10 @@ def _plan_outputs(outputs: list[str], fmt: str | None) -> list[tuple[str, str]]:
         check_writable(path)
         if chosen in NEEDS_DOT:
             require_dot(chosen)  # fail before running the script, not after
+        elif chosen.startswith("grads."):
+            from gradscope.render.grads import require_matplotlib
+
+            require_matplotlib(chosen.split(".")[1])
         planned.append((path, chosen))
     return planned
 
@@ -33,10 +37,10 @@ def _resolve(script: str | None, module: str | None):
     return runner.resolve_module(module) if module else runner.resolve_script(script)
 
 
-def _trace(script, module, args, step, roots):
+def _trace(script, module, args, step, roots, health=None):
     from gradscope.api import trace_target
 
-    return trace_target(_resolve(script, module), args, step=step, roots=roots)
+    return trace_target(_resolve(script, module), args, step=step, roots=roots, health=health)
 
 
 def _write_all(capture: Capture, planned, options, console) -> None:
@@ -72,7 +76,7 @@ def per_rank_path(path: str, rank: int) -> str:
 
 
 def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, findings, render_options,
-          report_rank: int = 0) -> int:
+          report_rank: int = 0, health: dict | None = None) -> int:
     from gradscope.console import stderr_console
 
     ranks = distributed_rank()
@@ -84,7 +88,7 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
     if json_path:
         check_writable(json_path)
         planned.insert(0, (json_path, "json"))
-    result = _trace(script, module, args, step, roots)
+    result = _trace(script, module, args, step, roots, health)
     console = None if quiet else stderr_console()
     if console is not None:
         from gradscope.render.tree import print_report
@@ -109,7 +113,7 @@ def _print_findings(capture: Capture, console) -> None:
         print_findings(found, console)
 
 
-def explain(*, target, module, args, tensors, json_path, step) -> int:
+def explain(*, target, module, args, tensors, json_path, step, health: dict | None = None) -> int:
     from gradscope.analyse.findings import explain_tensor, find_all
     from gradscope.console import stderr_console
     from gradscope.render.findings import findings_json, print_explanation, print_findings
@@ -119,7 +123,7 @@ def explain(*, target, module, args, tensors, json_path, step) -> int:
     if module is None and target is not None and target.endswith(".json") and os.path.isfile(target):
         capture, code = load_capture(target), 0
     else:
-        result = _trace(target, module, args, step, ())
+        result = _trace(target, module, args, step, (), health)
         capture, code = result.capture, result.exit_code
     console = stderr_console()
     found = find_all(capture)

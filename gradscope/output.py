@@ -13,8 +13,10 @@ import tempfile
 from gradscope.capture import Capture
 from gradscope.errors import RenderError, UsageError
 
-TEXT_FORMATS = {"json", "tree", "dot", "html"}
+TEXT_FORMATS = {"json", "tree", "dot", "html", "grads"}
 BINARY_FORMATS = {"svg", "png", "pdf"}
+# `--format grads`: sparklines as text; a chart (matplotlib) when -o names an .svg/.png/.pdf file.
+GRADS_CHARTS = {".svg": "grads.svg", ".png": "grads.png", ".pdf": "grads.pdf"}
 EXTENSIONS = {".json": "json", ".txt": "tree", ".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png",
               ".pdf": "pdf", ".html": "html", ".htm": "html"}
 
@@ -24,6 +26,13 @@ def guess_format(path: str, explicit: str | None) -> str:
         fmt = explicit.lower()
         if fmt not in TEXT_FORMATS | BINARY_FORMATS:
             raise UsageError(f"unknown format {explicit!r}; choose one of {', '.join(sorted(TEXT_FORMATS | BINARY_FORMATS))}")
+        if fmt == "grads" and path != "-":
+            ext = os.path.splitext(path)[1].lower()
+            if ext in GRADS_CHARTS:
+                return GRADS_CHARTS[ext]
+            if ext not in (".txt", ""):
+                raise UsageError(f"--format grads writes text (.txt) or a chart ({', '.join(GRADS_CHARTS)}), "
+                                 f"not {ext}")
         return fmt
     if path == "-":
         return "tree"
@@ -42,6 +51,12 @@ def render_bytes(capture: Capture, fmt: str, options: dict | None = None) -> byt
         from gradscope.render.tree import render_text
 
         return render_text(capture, depth=options.get("depth", 12)).encode("utf-8")
+    if fmt.startswith("grads"):
+        from gradscope.render import grads
+
+        if fmt == "grads":
+            return grads.render_text(capture).encode("utf-8")
+        return grads.render_chart(capture, fmt.split(".")[1])
     from gradscope.render import graph_formats
 
     return graph_formats.render(capture, fmt, options)
@@ -64,14 +79,14 @@ def write_output(capture: Capture, path: str, fmt: str, options: dict | None = N
     """Render and write; returns a one-line description of what was written."""
     data = render_bytes(capture, fmt, options)
     if path == "-":
-        if fmt in BINARY_FORMATS and sys.stdout.isatty():
+        if (fmt in BINARY_FORMATS or fmt in GRADS_CHARTS.values()) and sys.stdout.isatty():
             raise UsageError(f"refusing to write binary {fmt.upper()} to a terminal; use -o FILE")
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return f"Wrote {fmt.upper()} to stdout"
     write_atomically(path, data)
-    return f"Wrote {fmt.upper()} to {path}"
+    return f"Wrote {fmt.upper().replace('GRADS.', 'gradient norm chart as ')} to {path}"
 
 
 def write_atomically(path: str, data: bytes) -> None:

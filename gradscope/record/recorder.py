@@ -15,6 +15,8 @@ import torch
 
 from gradscope.record import walk
 from gradscope.record.facts import Facts
+from gradscope.record.nan import NanWatch
+from gradscope.record.norms import NormTracker
 from gradscope.record.records import MAX_CUT_DEPTH, OpEvent, TensorRecord
 
 _Tensor = torch.Tensor
@@ -33,7 +35,8 @@ class _Ref(weakref.ref):
 
 
 class Recorder:
-    def __init__(self, user_files, *, step: int | None = None, root_names: tuple[str, ...] = ()):
+    def __init__(self, user_files, *, step: int | None = None, root_names: tuple[str, ...] = (),
+                 grad_norms: bool = True, nan: bool = False, stop_after_nan: bool = False):
         self.user_files = user_files
         self.step = step
         self.root_names = root_names
@@ -59,6 +62,8 @@ class Recorder:
         self.event_counts: dict[tuple, int] = {}
         self.failures = 0
         self.facts = Facts(self)  # extra facts for the findings
+        self.norms = NormTracker(self) if grad_norms else None  # gradient norms per backward call
+        self.nan = NanWatch(self, stop=stop_after_nan) if nan or stop_after_nan else None  # --nan
 
     # -- tensor identity ---------------------------------------------------------------------
     def lookup(self, t):
@@ -193,6 +198,8 @@ class Recorder:
                     event.seq = seq
             recs.append(rec)
         event.outputs = tuple(recs)
+        if self.nan is not None:
+            self.nan.after_op(op, inputs, outputs, mutated, file, line, module)
 
     def library_grad_off(self) -> bool:
         """Grad mode is off for a library's own bookkeeping: an optimizer's step, weight init, or
@@ -266,6 +273,8 @@ class Recorder:
         is_user = f is not None and self.user_files.is_user_code(f.f_code)
         if not enable and not is_user and f is not None:
             self.facts.on_grad_off(f)
+            if self.norms is not None:
+                self.norms.on_library_grad_off(f)
         current = torch.is_grad_enabled()
         stack = self.grad_stack
         if stack and enable == stack[-1][0]:
@@ -288,6 +297,8 @@ class Recorder:
                 rec = self.record_for(value, f.f_code.co_filename if f else None, line)
             if rec.name is None or _outer_binding(rec.scope, scope):
                 rec.name, rec.scope, rec.bind_line = name, scope, line
+            if self.norms is not None and value.requires_grad and value.is_leaf:
+                self.norms.track(rec)
             if "loss" in name.lower():
                 self.facts.on_bind(value, name, line)
         elif isinstance(value, _Module):
@@ -306,6 +317,8 @@ class Recorder:
         rec = self.record_for(param, file, line)
         rec.is_parameter = True
         self.params[rec.id] = rec
+        if self.norms is not None:
+            self.norms.on_parameter_registered(module, rec)
 
     def on_module_enter(self, module, args) -> None:
         key = id(module)
@@ -390,6 +403,7 @@ class Recorder:
                     self.sites[site] = snap
             except Exception:  # noqa: BLE001
                 self.failures += 1
+        self._watch_nan(roots)
         watched = self._watched_leaves(snap)
         before = [_grad_token(t) for _, t in watched]
         try:
@@ -408,7 +422,28 @@ class Recorder:
                 self._after_grad(snap, roots, inputs, result, file, line)
         except Exception:  # noqa: BLE001
             self.failures += 1
+        self._take_norms(call, file, line)
+        if self.nan is not None:
+            self.nan.stop_if_asked()
         return result
+
+    def _watch_nan(self, roots) -> None:
+        """--nan: hook this call's graph to find the first node whose gradient turns non-finite."""
+        if self.nan is None:
+            return
+        try:
+            self.nan.before_backward(roots)
+        except Exception:  # noqa: BLE001
+            self.failures += 1
+
+    def _take_norms(self, call, file, line) -> None:
+        """Gradient norms of every trainable tensor right after this call (off: --no-grad-norms)."""
+        if self.norms is None or call == "autograd.grad":  # autograd.grad leaves .grad alone
+            return
+        try:
+            self.norms.after_backward(call, file, line)
+        except Exception:  # noqa: BLE001
+            self.failures += 1
 
     def _watched_leaves(self, snap):
         """Every live leaf that requires grad, so the report can say which ones this call reached."""
