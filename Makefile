@@ -35,6 +35,7 @@ pictures: setup
 	$(BIN)/gradscope trace --quiet -o docs/no_grad.svg samples/no_grad.py >/dev/null
 	$(BIN)/gradscope trace --quiet -o docs/legend.svg tests/scripts/all_kinds.py >/dev/null
 	$(BIN)/gradscope trace --quiet -o docs/rnn_5000_steps.svg tests/scripts/rnn_unrolled.py >/dev/null
+	$(BIN)/gradscope trace --quiet --format grads -o docs/grad_norms.svg tests/scripts/health_vanishing_mlp.py >/dev/null
 
 demo: setup
 	$(BIN)/gradscope trace samples/detach.py

@@ -19,7 +19,7 @@ from gradscope.errors import RenderError
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 40
-CHART_LINES = 12  # modules drawn in a chart (the others are counted in the legend)
+CHART_LINES = 24  # modules drawn in a chart (the others are counted in the legend)
 
 
 def shown_series(capture: Capture, site: NormSite) -> list[NormSeries]:
@@ -131,11 +131,15 @@ def render_chart(capture: Capture, fmt: str) -> bytes:
 
 
 def _plot_site(ax, capture: Capture, site: NormSite) -> None:
+    import matplotlib
+
     series = shown_series(capture, site)
     drawn = series[:CHART_LINES]
-    for s in drawn:
+    colours = matplotlib.colormaps["viridis"]
+    for i, s in enumerate(drawn):
         points = [(c, v) for c, v in zip(s.series_calls, s.series) if v]
-        style = {"color": "black", "linewidth": 2.2} if s.of == "model" else {"linewidth": 1.2}
+        colour = colours(i / max(len(drawn) - 1, 1) * 0.9)  # modules in order: first dark, last yellow-green
+        style = {"color": "black", "linewidth": 2.2} if s.of == "model" else {"linewidth": 1.2, "color": colour}
         if points:
             ax.plot([c for c, _ in points], [v for _, v in points], label=_plain(s.name), **style)
         bad = [c for c, v in zip(s.series_calls, s.series) if v is None]
