@@ -33,8 +33,8 @@ class NanWatch:
 
     # -- forward -----------------------------------------------------------------------------------
     def after_op(self, op, inputs, outputs, mutated, file, line, module) -> None:
-        if self.forward_done:
-            return
+        if self.forward_done or not inputs:
+            return  # a factory makes data, not a NaN (`empty` holds whatever the memory had)
         bad = next((t for t in outputs if _floating(t) and not _finite(t)), None)
         if bad is None:
             return
