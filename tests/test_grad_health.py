@@ -56,10 +56,17 @@ def test_nan_at_a_later_step(capsys):
     f = _only(found, "GS902")
     assert f.severity == "error" and f.tensors == ["w"] and "--nan" in f.message
     _, found = _findings(script, nan=True)
-    origin = [f for f in found if f.code == "GS901"]
-    assert [o.severity for o in origin] == ["error", "error"]
-    assert origin[0].lines == [_line_of(script, "torch.log(")]
-    assert "log" in origin[0].title and "clamp" in origin[0].fix and "log_softmax" in origin[0].fix
+    origin = _only(found, "GS901")  # the backward Inf that follows from it is not a second origin
+    assert origin.severity == "error" and origin.lines == [_line_of(script, "torch.log(")]
+    assert "`log`" in origin.title and "clamp" in origin.fix and "log_softmax" in origin.fix
+
+
+def test_backward_only_origin_sqrt_at_zero(capsys):
+    script = SCRIPTS / "health_sqrt_zero.py"
+    capture, found = _findings(script, nan=True)
+    assert [o.phase for o in capture.grad_health.nan] == ["backward"]  # the forward pass stayed finite
+    origin = _only(found, "GS901")
+    assert origin.lines == [_line_of(script, "torch.sqrt(")] and "SqrtBackward0" in origin.title
 
 
 def test_all_zero_gradients_of_a_dead_layer(capsys):

@@ -17,6 +17,8 @@ from gradscope.record.walk import nodes_from
 _Tensor = torch.Tensor
 _MARK = "gradscope_nan"  # in a node's metadata: it has our hook already (retain_graph reuses nodes)
 MAX_HOOKED = 200_000  # nodes hooked per backward call
+# Outputs not computed from the inputs in the forward pass: gradients (backward's hooks judge those).
+_NOT_COMPUTED = frozenset({"Tensor.grad", "autograd.grad"})
 
 
 class NanStop(SystemExit):
@@ -33,14 +35,16 @@ class NanWatch:
 
     # -- forward -----------------------------------------------------------------------------------
     def after_op(self, op, inputs, outputs, mutated, file, line, module) -> None:
-        if self.forward_done or not inputs:
+        if self.forward_done or not inputs or op in _NOT_COMPUTED:
             return  # a factory makes data, not a NaN (`empty` holds whatever the memory had)
         bad = next((t for t in outputs if _floating(t) and not _finite(t)), None)
         if bad is None:
             return
         self.forward_done = True
-        described = [_describe(self.recorder, t) for t in inputs if t is not mutated]
         inputs_finite = all(_finite(t) for t in inputs if t is not mutated and _floating(t))
+        if not inputs_finite and self.backward_done:
+            return  # a gradient made non-finite in backward (already noted) being read or printed
+        described = [_describe(self.recorder, t) for t in inputs if t is not mutated]
         rec = self.recorder.lookup(bad)
         self._note({"phase": "forward", "value": _kind(bad), "op": op, "file": file, "line": line,
                     "tensor": rec, "name": rec.name if rec is not None else None, "module": module,

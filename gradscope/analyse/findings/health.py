@@ -24,7 +24,10 @@ def gradient_health(ctx: Context) -> list[Finding]:
     health = ctx.capture.grad_health
     if health is None:
         return []
-    out = [_nan_origin(ctx, o) for o in health.nan]
+    forward = [o.call for o in health.nan if o.phase == "forward"]
+    # a backward origin after a forward one is that forward NaN/Inf flowing back: said once
+    out = [_nan_origin(ctx, o) for o in health.nan
+           if o.phase == "forward" or not any(call < o.call for call in forward)]
     for site in health.sites:
         if site.calls < MIN_CALLS:
             continue
@@ -69,7 +72,7 @@ _FORWARD_FIXES = {
 
 def _nan_origin(ctx: Context, o: NanOrigin) -> Finding:
     value = "NaN" if o.value == "nan" else "Inf"
-    at = f"backward call {o.call + 1}" if o.phase == "backward" else (
+    at = f"backward call {o.call}" if o.phase == "backward" else (
         f"the forward pass after {o.call} backward call{'s' if o.call != 1 else ''}")
     module = f" in module `{o.module}`" if o.module else ""
     name = f" (`{o.name}`)" if o.name else ""
@@ -77,7 +80,7 @@ def _nan_origin(ctx: Context, o: NanOrigin) -> Finding:
         if o.inputs_finite:
             message = (f"`{o.op}` at line {o.line}{module} made {value}{name} from finite inputs, in {at}: "
                        f"{'; '.join(o.inputs) or 'no tensor inputs'}. Everything computed from it is "
-                       f"{value} too, and so are the gradients.")
+                       f"non-finite too, and so are the gradients.")
         else:
             message = (f"`{o.op}` at line {o.line}{module} is the first op seen with a non-finite output, in {at}, "
                        f"but an input was already non-finite when it arrived ({'; '.join(o.inputs)}): it came "
@@ -119,8 +122,9 @@ def _nonfinite(ctx: Context, site: NormSite, site_units: list[Unit]) -> list[Fin
             "and lowers its scale: normal with mixed precision when it happens now and then.",
             "nothing, unless most steps are skipped (then lower the initial scale or the learning rate)")]
     origin = " `gradscope trace --nan` finds the op that made it first." if not health.nan_checked else ""
+    which = listed(names, 2) if len(names) <= 2 else f"{len(names)} modules"
     return [Finding(
-        "GS902", "error", f"gradients of {len(bad)} module(s) became NaN/Inf",
+        "GS902", "error", f"gradients of {which} became NaN/Inf",
         unique([site.line] + [_unit_line(ctx, u) for u in bad]), names,
         f"{listed(names)} had NaN/Inf gradients after {counts} of {site.calls} backward calls at {_where(site)}, "
         f"first at backward call {first}.{origin} An optimizer step with such gradients writes NaN into the "
