@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check "$(TORCH)"
 	@# the distribution was called gradscope before it became torch-gradscope: drop an old install
 	$(BIN)/pip uninstall --quiet --disable-pip-version-check -y gradscope 2>/dev/null || true
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]" "$(TORCH)"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test,plots]" "$(TORCH)"
 	touch $(STAMP)
 
 graphviz:
@@ -37,6 +37,7 @@ pictures: setup
 	$(BIN)/gradscope trace --quiet -o docs/no_grad.svg samples/no_grad.py >/dev/null
 	$(BIN)/gradscope trace --quiet -o docs/legend.svg tests/scripts/all_kinds.py >/dev/null
 	$(BIN)/gradscope trace --quiet -o docs/rnn_5000_steps.svg tests/scripts/rnn_unrolled.py >/dev/null
+	$(BIN)/gradscope trace --quiet --format grads -o docs/grad_norms.svg tests/scripts/health_vanishing_mlp.py >/dev/null
 
 demo: setup
 	$(BIN)/gradscope trace samples/detach.py

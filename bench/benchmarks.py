@@ -192,5 +192,44 @@ def load(s: Settings) -> list:
                      f"({f['bytes'] / 2**20:.0f} MiB), in process", f"{load_s:.2f} s", "< 1 s", load_s < 1)]
 
 
+def grad_health(s: Settings) -> list:
+    """Issue 14: the cost of gradient norms (on by default) and of --nan, beside detect_anomaly, and
+    what each says about the first non-finite value of tests/scripts/health_nan_log.py."""
+    steps = "1" if s.quick else "3"
+    load = [workload("transformer"), steps, s.device]
+    anomaly = [PY, "-c", "import runpy, sys, torch; torch.autograd.set_detect_anomaly(True); "
+               "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"]
+    plains, normed = alternate([PY, *load], [*GRADSCOPE, "-q", *load], s.repeats)
+    _, bare = alternate([PY, *load], [*GRADSCOPE, "-q", "--no-grad-norms", *load], s.repeats)
+    _, nans = alternate([PY, *load], [*GRADSCOPE, "-q", "--nan", *load], s.repeats)
+    _, anomalies = alternate([PY, *load], [*anomaly, *load], s.repeats)
+    p = median(r.facts["steps_s"] for r in plains)
+    n, b = median(r.facts["steps_s"] for r in normed), median(r.facts["steps_s"] for r in bare)
+    x, a = median(r.facts["steps_s"] for r in nans), median(r.facts["steps_s"] for r in anomalies)
+    rows = [
+        ("grad_health", f"transformer, {steps} steps: plain {p:.2f} s, traced with norms {n:.2f} s, "
+                        f"traced --no-grad-norms {b:.2f} s", f"{n / p:.2f}x", "<= 1.10x", n / p <= 1.10),
+        ("grad_health", f"transformer: --nan {x:.2f} s vs torch.autograd.detect_anomaly {a:.2f} s (plain {p:.2f} s)",
+         f"{x / p:.2f}x vs {a / p:.2f}x", "(context)", None),
+    ]
+    script = os.path.join(ROOT, "tests", "scripts", "health_nan_log.py")
+    cap = os.path.join(s.tmp, "nan.json")
+    run([*GRADSCOPE, "-q", "--nan", "--json", cap, script])
+    with open(cap, encoding="utf-8") as fh:
+        origins = json.load(fh)["grad_health"]["nan"]
+    ours = "; ".join(f"{o['phase']} `{o['op']}` line {o['line']} (after {o['call']} backward calls)" for o in origins)
+    try:
+        run([*anomaly, script])
+        theirs = "no error"
+    except RuntimeError as exc:
+        lines = [line for line in str(exc).splitlines() if "Error" in line and "returned" in line]
+        theirs = lines[-1].strip()[:110] if lines else str(exc).splitlines()[-1][:110]
+    rows.append(("grad_health", f"health_nan_log.py (log(x - 2) at line 10 turns -inf at step 6): gradscope --nan: "
+                                f"{ours}", "", "(context)", None))
+    rows.append(("grad_health", f"same script, detect_anomaly (checks NaN only, not Inf): {theirs}", "", "(context)",
+                 None))
+    return rows
+
+
 ALL = {"transformer": transformer, "tiny_ops": tiny_ops, "deep_rnn": deep_rnn, "rnn_svg": rnn_svg,
-       "big_activations": big_activations, "loop": loop, "peers": peers, "load": load}
+       "big_activations": big_activations, "loop": loop, "peers": peers, "load": load, "grad_health": grad_health}

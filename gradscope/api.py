@@ -25,7 +25,10 @@ class TraceResult:
 
 
 def trace_target(target, args: list[str], *, step: int | None = None, roots=(),
-                 stop_after: int | None = None) -> TraceResult:
+                 stop_after: int | None = None, health=None) -> TraceResult:
+    """Run a resolved script/module target under instrumentation and build its capture.
+
+    `health`: {"grad_norms", "nan", "stop_after_nan"} (see `Recorder`), defaults when None."""
     """Run a resolved script/module target under instrumentation and build its capture."""
     _check_stop_after(step, stop_after)
     from gradscope.record.build import build_capture
@@ -34,7 +37,8 @@ def trace_target(target, args: list[str], *, step: int | None = None, roots=(),
     from gradscope import runner
 
     user_roots = [target.path0] if target.module_name else [os.path.dirname(target.path)]
-    instrumentation = Instrumentation(user_roots, step=step, root_names=roots, stop_after=stop_after)
+    instrumentation = Instrumentation(user_roots, step=step, root_names=roots, stop_after=stop_after,
+                                      health=health)
 
     def wrap(execute):
         with instrumentation:

@@ -27,7 +27,8 @@ from gradscope.errors import CaptureError
 # 2: strict JSON (non-finite numbers as "nan"/"inf"/"-inf" strings, never NaN/Infinity); every field typed.
 # 3: diagnostics (gradscope's own failures while recording: where, what, how often).
 # 4: stopped_after (the N of --stop-after when it ended the script).
-FORMAT_VERSION = 4
+# 5: grad_health (gradient norms per backward call site, parameter updates, NaN origins).
+FORMAT_VERSION = 5
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
 KINDS: tuple[str, ...] = Kind.__args__
@@ -220,6 +221,79 @@ class Diagnostic(_Record):
     line: Index | None = None
 
 
+class NormSeries(_Record):
+    """Gradient norms of one parameter (or one module, or the whole model) at one backward call site.
+
+    first/last/min/max/calls/zeros/nonfinite count every call; `median` comes from the kept series
+    (`series_calls`, `series`: at most 512 points, evenly thinned). Non-finite norms are `null` in
+    the series and left out of min/max/median.
+    """
+
+    of: Literal["parameter", "module", "model"]
+    name: str
+    tensor: Index | None = None  # for a parameter: its tensor id
+    first: float | None = None
+    last: float | None = None
+    min: float | None = None
+    max: float | None = None
+    median: float | None = None
+    calls: Index = 0  # backward calls at this site that gave it a gradient
+    zeros: Index = 0  # calls whose gradient was exactly zero everywhere
+    nonfinite: Index = 0  # calls whose gradient held a NaN or an infinity
+    first_nonfinite: Index | None = None  # index (among all backward calls) of the first such call
+    series_calls: list[Index] = msgspec.field(default_factory=list)  # index among all backward calls
+    series: list[float | None] = msgspec.field(default_factory=list)
+
+
+class NormSite(_Record):
+    """One line that called backward, with the norms of `.grad` right after each of its calls."""
+
+    file: str | None = None
+    line: Index | None = None
+    call: str = "backward"
+    calls: Index = 0  # backward calls at this site whose norms were taken
+    accumulated: Index = 0  # of those, calls with no optimizer step since the previous backward call
+    series: list[NormSeries] = msgspec.field(default_factory=list)
+
+
+class ParamUpdate(_Record):
+    """What the optimizer steps did to one parameter (for the optimizer audit)."""
+
+    tensor: Index
+    steps_with_grad: Index = 0  # optimizer steps taken while it had a non-zero gradient
+    steps_changed: Index = 0  # of those, steps after which its values had changed
+    lr: float | None = None  # its group's learning rate at the last step
+
+
+class NanOrigin(_Record):
+    """Where the first NaN/Inf appeared (`--nan`): a forward op, or a backward node."""
+
+    phase: Literal["forward", "backward"]
+    value: str  # nan | inf
+    op: str | None = None  # forward: the op; backward: the grad_fn class
+    file: str | None = None
+    line: Index | None = None
+    tensor: Index | None = None  # forward: the output tensor
+    name: str | None = None  # the variable it was bound to, when known at that moment
+    module: str | None = None
+    call: Index = 0  # backward calls before it (0: during the first forward pass)
+    inputs: list[str] = msgspec.field(default_factory=list)  # the op's inputs, described ("x: [3] float32, min -2")
+    inputs_finite: bool = True  # False: an input was already non-finite (it came from outside the ops seen)
+
+
+class GradHealth(_Record):
+    """Gradient health facts: norms per backward call, optimizer updates, NaN origins."""
+
+    norms: bool = False  # norms were taken (off with --no-grad-norms)
+    optimizer_steps: Index = 0
+    sites: list[NormSite] = msgspec.field(default_factory=list)
+    updates: list[ParamUpdate] = msgspec.field(default_factory=list)
+    clip_max_norm: float | None = None  # the max_norm the script passed to clip_grad_norm_
+    grad_scaler: bool = False  # the script unscaled gradients with a GradScaler
+    nan_checked: bool = False  # run with --nan
+    nan: list[NanOrigin] = msgspec.field(default_factory=list)
+
+
 class Capture(msgspec.Struct, forbid_unknown_fields=True, dict=True):
     """Everything a traced run left behind. `dict=True` only to cache lookups beside the fields."""
 
@@ -240,6 +314,7 @@ class Capture(msgspec.Struct, forbid_unknown_fields=True, dict=True):
     optimizers: list[OptimizerInfo] = msgspec.field(default_factory=list)
     warnings: list[WarningInfo] = msgspec.field(default_factory=list)  # shown to the user during the run
     diagnostics: list[Diagnostic] = msgspec.field(default_factory=list)  # gradscope's own failures
+    grad_health: GradHealth | None = None
 
     # -- lookups -------------------------------------------------------------------------------
     def tensor(self, tid: int) -> TensorInfo:

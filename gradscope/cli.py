@@ -21,6 +21,15 @@ app = typer.Typer(
     help="Inspect the autograd graph of a PyTorch script: leaves, parameters, cuts, and why a .grad is None.",
 )
 
+_NO_NORMS_HELP = "Do not take gradient norms after each backward call."
+_NAN_HELP = "Find the first op (forward) and node (backward) that made a NaN/Inf (slower: checks every op)."
+_STOP_NAN_HELP = "Like --nan, and end the script (exit 1) at the first NaN/Inf."
+
+
+def _health(no_grad_norms: bool, nan: bool, stop_after_nan: bool) -> dict:
+    return {"grad_norms": not no_grad_norms, "nan": nan or stop_after_nan, "stop_after_nan": stop_after_nan}
+
+
 # Everything after SCRIPT belongs to the script, even options gradscope also has.
 _STOP_AFTER_HELP = "Stop the script (like sys.exit(0)) once its N-th backward call has returned, then report."
 _SCRIPT_CONTEXT = {"allow_interspersed_args": False, "allow_extra_args": True, "ignore_unknown_options": False}
@@ -50,6 +59,9 @@ def trace(
     ops: bool = typer.Option(False, "--ops", help="Draw grad_fn-only nodes, unnamed views and buffers in pictures."),
     rank: int = typer.Option(0, "--rank", min=0, help="Under torchrun: the rank that prints the report (each "
                              "rank writes its own files, e.g. cap.rank1.json)."),
+    no_grad_norms: bool = typer.Option(False, "--no-grad-norms", help=_NO_NORMS_HELP),
+    nan: bool = typer.Option(False, "--nan", help=_NAN_HELP),
+    stop_after_nan: bool = typer.Option(False, "--stop-after-nan", help=_STOP_NAN_HELP),
 ) -> None:
     """Run SCRIPT under instrumentation and report its autograd graph."""
     from gradscope import commands
@@ -63,7 +75,8 @@ def trace(
                "unfold": unfold, "view": view, "all": show_all, "ops": ops}
     code = commands.trace(script=script, module=module, args=args, json_path=json_path, outputs=outputs,
                           fmt=fmt, quiet=quiet, roots=roots, step=step, findings=not no_findings,
-                          render_options=options, report_rank=rank, stop_after=stop_after)
+                          render_options=options, report_rank=rank, stop_after=stop_after,
+                          health=_health(no_grad_norms, nan, stop_after_nan))
     raise typer.Exit(code)
 
 
@@ -76,6 +89,9 @@ def explain(
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the findings as JSON to this path."),
     step: Optional[int] = typer.Option(None, "--step", min=1, help="Record the N-th backward call's graph."),
     stop_after: Optional[int] = typer.Option(None, "--stop-after", min=1, help=_STOP_AFTER_HELP),
+    no_grad_norms: bool = typer.Option(False, "--no-grad-norms", help=_NO_NORMS_HELP),
+    nan: bool = typer.Option(False, "--nan", help=_NAN_HELP),
+    stop_after_nan: bool = typer.Option(False, "--stop-after-nan", help=_STOP_NAN_HELP),
 ) -> None:
     """Say why a gradient is None or why backward failed, pointing at the script's lines."""
     from gradscope import commands
@@ -86,7 +102,8 @@ def explain(
     if module is not None and target is not None:
         args.insert(0, target)
     code = commands.explain(target=target, module=module, args=args, tensors=tensors, json_path=json_path,
-                            step=step, stop_after=stop_after)
+                            step=step, stop_after=stop_after,
+                            health=_health(no_grad_norms, nan, stop_after_nan))
     raise typer.Exit(code)
 
 

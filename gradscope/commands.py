@@ -24,6 +24,10 @@ def _plan_outputs(outputs: list[str], fmt: str | None) -> list[tuple[str, str]]:
         chosen = guess_format(path, fmt)
         if get_renderer(chosen).needs_dot:
             require_dot(chosen)  # fail before running the script, not after
+        elif chosen.startswith("grads."):
+            from gradscope.render.grads import require_matplotlib
+
+            require_matplotlib(chosen.split(".")[1])
         planned.append((path, chosen))
     return planned
 
@@ -34,10 +38,10 @@ def _resolve(script: str | None, module: str | None):
     return runner.resolve_module(module) if module else runner.resolve_script(script)
 
 
-def _trace(target, args, step, roots, stop_after=None):
+def _trace(target, args, step, roots, stop_after=None, health=None):
     from gradscope.api import trace_target
 
-    return trace_target(target, args, step=step, roots=roots, stop_after=stop_after)
+    return trace_target(target, args, step=step, roots=roots, stop_after=stop_after, health=health)
 
 
 def _write_all(capture: Capture, planned, options, console) -> None:
@@ -73,7 +77,7 @@ def per_rank_path(path: str, rank: int) -> str:
 
 
 def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, findings, render_options,
-          report_rank: int = 0, stop_after: int | None = None) -> int:
+          report_rank: int = 0, stop_after: int | None = None, health: dict | None = None) -> int:
     from gradscope.console import stderr_console
 
     check_options(render_options)
@@ -87,7 +91,7 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
     if json_path:
         planned.insert(0, (json_path, "json"))
     check_outputs([path for path, _ in planned], [target.path, *files_named(args)])
-    result = _trace(target, args, step, roots, stop_after)
+    result = _trace(target, args, step, roots, stop_after, health)
     console = None if quiet else stderr_console()
     if console is not None:
         from gradscope.render.tree import print_report
@@ -122,7 +126,7 @@ def _print_findings(capture: Capture, console) -> None:
         print_findings(found, console)
 
 
-def explain(*, target, module, args, tensors, json_path, step, stop_after=None) -> int:
+def explain(*, target, module, args, tensors, json_path, step, stop_after=None, health: dict | None = None) -> int:
     from gradscope.analyse.findings import explain_tensor, find_all
     from gradscope.console import stderr_console
     from gradscope.render.findings import findings_json, print_explanation, print_findings
@@ -134,7 +138,7 @@ def explain(*, target, module, args, tensors, json_path, step, stop_after=None) 
     else:
         resolved = _resolve(target, module)
         check_outputs(outputs, [resolved.path, *files_named(args)])
-        result = _trace(resolved, args, step, (), stop_after)
+        result = _trace(resolved, args, step, (), stop_after, health)
         capture, code = result.capture, result.exit_code
     console = stderr_console()
     if capture.stopped_after is not None:

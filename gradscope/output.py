@@ -33,7 +33,7 @@ def write_output(capture: Capture, path: str, fmt: str, options: dict | None = N
         sys.stdout.flush()
         return f"Wrote {fmt.upper()} to stdout"
     write_atomically(path, data)
-    return f"Wrote {fmt.upper()} to {path}"
+    return f"Wrote {fmt.upper().replace('GRADS.', 'gradient norm chart as ')} to {path}"
 
 
 def write_atomically(path: str, data: bytes) -> None:

@@ -12,7 +12,8 @@ import bisect
 import torch
 
 from gradscope.analyse.labels import classify, cut_reason
-from gradscope.capture import Capture, Diagnostic, EdgeInfo, NodeInfo, RootInfo, TensorInfo, json_scalar
+from gradscope.capture import (Capture, Diagnostic, EdgeInfo, GradHealth, NanOrigin, NodeInfo, NormSeries, NormSite,
+                                ParamUpdate, RootInfo, TensorInfo, json_scalar)
 from gradscope.record.failures import log_diagnostics
 from gradscope.record.records import TensorRecord
 from gradscope.record.recorder import GRAD_VALUES_MAX, Recorder
@@ -69,6 +70,11 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
     for entry in modules.optimizer_entries.values():
         for rec in entry["params"]:
             include(rec)
+    for rec in _health_records(recorder.norms):
+        include(rec)
+    for origin in recorder.nan.origins if recorder.nan is not None else ():
+        if origin["tensor"] is not None:
+            include(origin["tensor"])
 
     recs = sorted(included.values(), key=lambda r: r.id)
     cid = {rec.id: i for i, rec in enumerate(recs)}
@@ -166,9 +172,69 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         warnings=[dict(w, file=display(w["file"]) if w["file"] else None) for w in recorder.warnings],
         diagnostics=[Diagnostic(where, what, count, display(file) if file else None, line)
                      for (where, _), (count, what, file, line) in recorder.failures.by_site.items()],
+        grad_health=_grad_health(recorder, cid, display),
     )
     log_diagnostics(capture)
     return capture
+
+
+# -- gradient health -------------------------------------------------------------------------------
+
+
+def _health_records(norms):
+    if norms is None:
+        return []
+    recs = [rec for site in norms.sites.values() for rec, _ in site.params.values()]
+    return recs + [u.rec for u in norms.updates.values()]
+
+
+def _grad_health(recorder: Recorder, cid, display) -> GradHealth:
+    norms = recorder.norms
+    if norms is None:
+        return GradHealth(norms=False, nan_checked=recorder.nan is not None, nan=_nan_origins(recorder, cid, display))
+    qualnames = recorder.modules.qualnames
+    sites = []
+    for site in norms.sites.values():
+        series = [_norm_series("model", "model", None, site.model)]
+        for owner, s in site.modules.items():
+            name = qualnames.get(owner)
+            if name is None:
+                ref = norms.module_refs.get(owner)
+                module = ref() if ref is not None else None
+                name = type(module).__name__ if module is not None else "module"
+            series.append(_norm_series("module", name, None, s))
+        for rec, s in site.params.values():
+            name = rec.param_name or rec.name or f"tensor {cid[rec.id]}"
+            series.append(_norm_series("parameter", name, cid[rec.id], s))
+        sites.append(NormSite(file=display(site.file) if site.file else None, line=site.line, call=site.call,
+                              calls=site.calls, accumulated=site.accumulated, series=series))
+    updates = [ParamUpdate(tensor=cid[u.rec.id], steps_with_grad=u.with_grad, steps_changed=u.changed, lr=u.lr)
+               for u in norms.updates.values()]
+    return GradHealth(norms=True, optimizer_steps=norms.steps, sites=sites, updates=updates,
+                      clip_max_norm=norms.clip_max_norm, grad_scaler=norms.grad_scaler,
+                      nan_checked=recorder.nan is not None, nan=_nan_origins(recorder, cid, display))
+
+
+def _nan_origins(recorder: Recorder, cid, display) -> list[NanOrigin]:
+    watch = recorder.nan
+    if watch is None:
+        return []
+    out = []
+    for o in watch.origins:
+        rec = o["tensor"]
+        out.append(NanOrigin(phase=o["phase"], value=o["value"], op=o["op"],
+                             file=display(o["file"]) if o["file"] else None, line=o["line"],
+                             tensor=cid.get(rec.id) if rec is not None else None,
+                             name=(rec.name if rec is not None else None) or o["name"],
+                             module=recorder.modules.qualnames.get(o["module"]), call=o["call"],
+                             inputs=list(o["inputs"]), inputs_finite=o["inputs_finite"]))
+    return out
+
+
+def _norm_series(of, name, tensor, s) -> NormSeries:
+    return NormSeries(of=of, name=name, tensor=tensor, first=s.first, last=s.last, min=s.min, max=s.max,
+                      median=s.median(), calls=s.calls, zeros=s.zeros, nonfinite=s.nonfinite,
+                      first_nonfinite=s.first_nonfinite, series_calls=list(s.at), series=list(s.values))
 
 
 # -- tensors -------------------------------------------------------------------------------------

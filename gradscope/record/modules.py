@@ -39,6 +39,14 @@ class ModuleNamer:
         if not any(ref() is optimizer for _, ref in self._optimizers):
             self._optimizers.append((name, weakref.ref(optimizer)))
 
+    def live_modules(self) -> list:
+        """Every module the script made that is still alive."""
+        return list(self._modules)
+
+    def optimizer_refs(self) -> list[tuple[str, weakref.ref]]:
+        """(variable name, weak reference) of every optimizer the script bound to a name."""
+        return list(self._optimizers)
+
     # -- module hooks --------------------------------------------------------------------------
     def on_parameter_registered(self, module, param, file, line) -> None:
         self._modules.add(module)

@@ -16,6 +16,8 @@ from gradscope.record.facts import Facts
 from gradscope.record.failures import Failures
 from gradscope.record.gradmode import GradModeTracker
 from gradscope.record.modules import ModuleNamer
+from gradscope.record.nan import NanWatch
+from gradscope.record.norms import NormTracker
 from gradscope.record.records import MAX_CUT_DEPTH, OpEvent, TensorRecord
 from gradscope.record.registry import TensorRegistry, refresh_state
 from gradscope.record.snapshots import SnapshotStore
@@ -37,7 +39,8 @@ class Recorder:
     """
 
     def __init__(self, user_files, *, step: int | None = None, root_names: tuple[str, ...] = (),
-                 stop_after: int | None = None):
+                 stop_after: int | None = None, grad_norms: bool = True, nan: bool = False,
+                 stop_after_nan: bool = False):
         self.user_files = user_files
         self.stop_after = stop_after  # --stop-after N
         self.stopped = False  # True once stop_after ended the script
@@ -49,7 +52,7 @@ class Recorder:
         self.event_counts: dict[tuple, int] = {}
         self.failures = Failures(user_files.is_user_code)
         self.facts = Facts(self)  # extra facts for the findings
-        self.grad = GradModeTracker(user_files.is_user_code, self.facts.on_grad_off)
+        self.grad = GradModeTracker(user_files.is_user_code, self._on_library_grad_off)
         self.modules = ModuleNamer(self.registry)
         self.graph = walk.Graph(self.registry, self.facts)
         self.store = SnapshotStore(self.registry, self.graph, step=step, root_names=root_names)
@@ -60,6 +63,8 @@ class Recorder:
         self.on_grad_switch = self.grad.on_switch
         self.library_grad_off = self.grad.library_off
         self.name_modules = self.modules.name_modules
+        self.norms = NormTracker(self) if grad_norms else None  # gradient norms per backward call
+        self.nan = NanWatch(self, stop=stop_after_nan) if nan or stop_after_nan else None  # --nan
 
     @property
     def backward_count(self) -> int:
@@ -149,6 +154,8 @@ class Recorder:
                     event.seq = seq
             recs.append(rec)
         event.outputs = tuple(recs)
+        if self.nan is not None:
+            self.nan.after_op(op, inputs, outputs, mutated, file, line, module)
 
     def on_internal_mutation(self, op, t) -> None:
         """A library changed a tensor in place with grad off (an optimizer updating a parameter)."""
@@ -208,6 +215,12 @@ class Recorder:
         """`torch.inference_mode()` entered (as a block or a decorator): remember the user's line."""
         self.inference_by = self.where(3)[1]
 
+    def _on_library_grad_off(self, frame) -> None:
+        """A library turned grad mode off (checkpoint, clip_grad_norm_...): tell who needs to know."""
+        self.facts.on_grad_off(frame)
+        if self.norms is not None:
+            self.norms.on_library_grad_off(frame)
+
     # -- names -------------------------------------------------------------------------------
     def bind(self, value, name: str, line: int, scope) -> None:
         if isinstance(value, _Tensor):
@@ -217,6 +230,8 @@ class Recorder:
                 rec = self.record_for(value, f.f_code.co_filename if f else None, line)
             if rec.name is None or _outer_binding(rec.scope, scope):
                 rec.name, rec.scope, rec.bind_line = name, scope, line
+            if self.norms is not None and value.requires_grad and value.is_leaf:
+                self.norms.track(rec)
             if value.grad_fn is not None:
                 self.facts.on_bind(value, name, line)
         elif isinstance(value, _Module):
@@ -228,6 +243,8 @@ class Recorder:
     def on_parameter_registered(self, module, name, param) -> None:
         file, line = self.where(3) if param is not None else (None, None)
         self.modules.on_parameter_registered(module, param, file, line)
+        if self.norms is not None and param is not None:
+            self.norms.on_parameter_registered(module, self.record_for(param))
 
     def on_module_enter(self, module, args) -> None:
         self.modules.on_module_enter(module)
@@ -250,6 +267,7 @@ class Recorder:
                 snap = store.take(roots, call, file, line)
             except Exception as exc:  # noqa: BLE001
                 self.note_failure(exc)
+        self._watch_nan(roots)
         watched = store.watched_leaves(snap)
         before = store.grad_tokens(watched)
         try:
@@ -271,8 +289,29 @@ class Recorder:
                 self._after_grad(snap, roots, inputs, result, file, line)
         except Exception as exc:  # noqa: BLE001
             self.note_failure(exc)
+        self._take_norms(call, file, line)
+        if self.nan is not None:
+            self.nan.stop_if_asked()
         self.stop_if_done()
         return result
+
+    def _watch_nan(self, roots) -> None:
+        """--nan: hook this call's graph to find the first node whose gradient turns non-finite."""
+        if self.nan is None:
+            return
+        try:
+            self.nan.before_backward(roots)
+        except Exception as exc:  # noqa: BLE001
+            self.note_failure(exc)
+
+    def _take_norms(self, call, file, line) -> None:
+        """Gradient norms of every trainable tensor right after this call (off: --no-grad-norms)."""
+        if self.norms is None or call == "autograd.grad":  # autograd.grad leaves .grad alone
+            return
+        try:
+            self.norms.after_backward(call, file, line)
+        except Exception as exc:  # noqa: BLE001
+            self.note_failure(exc)
 
     def _snapshot_failed(self, call, roots, file, line):
         """A call that raised is always recorded (even a later call of a line seen before): its

@@ -15,6 +15,7 @@ import traceback
 import warnings
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from gradscope import runner
 from gradscope.record import mode, names
@@ -37,9 +38,11 @@ class Instrumentation:
     active: Instrumentation | None = None  # the one installed now (read by forked children)
     _fork_hook = False
 
-    def __init__(self, user_roots: list[str], *, step: int | None = None, root_names=(), stop_after=None):
+    def __init__(self, user_roots: list[str], *, step: int | None = None, root_names=(), stop_after=None,
+                 health=None):
         self.user_files = UserFiles(user_roots)
-        self.recorder = Recorder(self.user_files, step=step, root_names=tuple(root_names), stop_after=stop_after)
+        self.recorder = Recorder(self.user_files, step=step, root_names=tuple(root_names), stop_after=stop_after,
+                                 **(health or {}))
         self.finder = names.UserModuleFinder(self.user_files.is_user_file)
         self._handles: list = []
         self._mode: RecordingMode | None = None
@@ -98,6 +101,11 @@ class Instrumentation:
             modhooks.register_module_forward_hook(self._guard(rec.on_module_exit), always_call=True),
             modhooks.register_module_parameter_registration_hook(self._guard(rec.on_parameter_registered)),
         ]
+        if rec.norms is not None:  # what each optimizer step did to the parameters
+            self._handles += [
+                register_optimizer_step_pre_hook(self._guard(_first(rec.norms.before_step))),
+                register_optimizer_step_post_hook(self._guard(_first(rec.norms.after_step))),
+            ]
         names.install_hook(self._bind)
         self.finder.install()
         self._patch_threads()
@@ -228,6 +236,11 @@ class Instrumentation:
         if self._orig_inference_enter is not None:
             torch.autograd.grad_mode.inference_mode.__enter__ = self._orig_inference_enter
             self._orig_inference_enter = None
+
+
+def _first(method):
+    """An optimizer step hook gets (optimizer, args, kwargs); ours need only the optimizer."""
+    return lambda optimizer, args, kwargs: method(optimizer)
 
 
 def _stop_recording_in_child() -> None:

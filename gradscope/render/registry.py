@@ -53,6 +53,22 @@ def _laid_out(fmt: str) -> Callable[[Capture, dict], bytes]:
     return render
 
 
+def _grads(capture: Capture, options: dict) -> bytes:
+    from gradscope.escape import for_terminal
+    from gradscope.render.grads import render_text
+
+    return render_text(for_terminal(capture)).encode("utf-8")
+
+
+def _grads_chart(fmt: str) -> Callable[[Capture, dict], bytes]:
+    def render(capture: Capture, options: dict) -> bytes:
+        from gradscope.render.grads import render_chart
+
+        return render_chart(capture, fmt)
+
+    return render
+
+
 def _html(capture: Capture, options: dict) -> bytes:
     from gradscope.render.html import render_html
 
@@ -67,7 +83,13 @@ RENDERERS: dict[str, Renderer] = {r.format: r for r in (
     Renderer("png", (".png",), True, True, _laid_out("png"), "the picture as PNG"),
     Renderer("pdf", (".pdf",), True, True, _laid_out("pdf"), "the picture as PDF"),
     Renderer("html", (".html", ".htm"), False, True, _html, "one self-contained page: picture, pan/zoom, details"),
+    Renderer("grads", (), False, False, _grads, "gradient norms per module over the backward calls (sparklines)"),
+    # `--format grads -o chart.svg`: the same as a chart (matplotlib, the `plots` extra)
+    Renderer("grads.svg", (), True, False, _grads_chart("svg"), "gradient norm chart as SVG"),
+    Renderer("grads.png", (), True, False, _grads_chart("png"), "gradient norm chart as PNG"),
+    Renderer("grads.pdf", (), True, False, _grads_chart("pdf"), "gradient norm chart as PDF"),
 )}
+GRADS_CHARTS = {".svg": "grads.svg", ".png": "grads.png", ".pdf": "grads.pdf"}
 EXTENSIONS: dict[str, str] = {ext: r.format for r in RENDERERS.values() for ext in r.extensions}
 
 
@@ -84,14 +106,23 @@ def check_options(options: dict) -> None:
 def get_renderer(fmt: str) -> Renderer:
     renderer = RENDERERS.get(fmt.lower())
     if renderer is None:
-        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(sorted(RENDERERS))}")
+        choices = sorted(f for f in RENDERERS if "." not in f)
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(choices)}")
     return renderer
 
 
 def guess_format(path: str, explicit: str | None) -> str:
     """`--format` if given, else from the extension; `-` (stdout) is the tree."""
     if explicit:
-        return get_renderer(explicit).format
+        fmt = get_renderer(explicit).format
+        if fmt == "grads" and path != "-":
+            ext = os.path.splitext(path)[1].lower()
+            if ext in GRADS_CHARTS:
+                return GRADS_CHARTS[ext]
+            if ext not in (".txt", ""):
+                raise UsageError(f"--format grads writes text (.txt) or a chart ({', '.join(GRADS_CHARTS)}), "
+                                 f"not {ext}")
+        return fmt
     if path == "-":
         return "tree"
     ext = os.path.splitext(path)[1].lower()

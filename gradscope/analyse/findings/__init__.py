@@ -5,7 +5,7 @@ Pure passes over a `Capture` (no torch): one module per family, each a function
 README): GS1xx autograd errors (GS101 backward without a graph, GS102-GS109 the rest of the
 catalogue in `autograd_errors`), GS2xx trainable tensors without a gradient, GS3xx `.grad`
 of non-leaves, GS4xx integer tensors, GS5xx in-place changes to saved tensors, GS6xx inference
-tensors, GS7xx loss targets, GS8xx the optimizer audit.
+tensors, GS7xx loss targets, GS8xx the optimizer audit, GS9xx gradient health (norms, NaN/Inf).
 Severity: `error` (raises, or silently wrong gradients), `warning` (gradient almost certainly not
 where it was meant to go), `info` (often intended; worth knowing). No error or warning may fire on
 a correct script: when the facts are not conclusive, say nothing.
@@ -24,6 +24,7 @@ from gradscope.analyse.findings.autograd_errors import (
 )
 from gradscope.analyse.findings.context import SEVERITY_ORDER, Context, Finding
 from gradscope.analyse.findings.explain_tensor import explain_tensor
+from gradscope.analyse.findings.health import gradient_health
 from gradscope.analyse.findings.inference import inference_in_autograd
 from gradscope.analyse.findings.inplace import inplace_saved
 from gradscope.analyse.findings.integer_grad import integer_requires_grad
@@ -53,6 +54,7 @@ PASSES = (
     inference_in_autograd,
     loss_target_grad,
     optimizer_audit,
+    gradient_health,
 )
 
 

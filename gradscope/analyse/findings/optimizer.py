@@ -1,4 +1,5 @@
-"""GS801/GS802: the optimizer audit (frozen parameters held, trained parameters left out)."""
+"""GS801/GS802/GS803: the optimizer audit (frozen parameters held, trained parameters left out,
+parameters that get gradients but that no step changes)."""
 
 from __future__ import annotations
 
@@ -45,4 +46,29 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
                 f"none, and no optimizer holds {plural(names, 'it', 'them')} (e.g. a frozen teacher, a target "
                 "network used under no_grad, or a module used only as a template).",
                 "call requires_grad_(False) on them to make the intent explicit"))
-    return out
+    return out + _never_changed(ctx)
+
+
+def _never_changed(ctx: Context) -> list[Finding]:
+    """GS803: a non-zero gradient at two or more optimizer steps, and no step changed the values."""
+    health = ctx.capture.grad_health
+    if health is None:
+        return []
+    stalled = [u for u in health.updates if u.steps_with_grad >= 2 and u.steps_changed == 0 and u.tensor in ctx.tensors]
+    if not stalled:
+        return []
+    tensors = [ctx.tensors[u.tensor] for u in stalled]
+    names = [ctx.label(t) for t in tensors]
+    steps = min(u.steps_with_grad for u in stalled)
+    if all(u.lr == 0 for u in stalled):
+        why = f"{plural(names, 'its', 'their')} parameter group's learning rate is 0"
+    else:
+        why = ("the optimizer's update left them unchanged (an update too small to change a float32 value, or "
+               "code that writes the old values back)")
+    return [Finding(
+        "GS803", "warning", f"{len(tensors)} parameter(s) get gradients but no optimizer step changes them",
+        unique(t.line for t in tensors), names,
+        f"{listed(names)} had a non-zero gradient at {steps} or more optimizer steps, but {plural(names, 'its', 'their')} "
+        f"values never changed: {why}.",
+        "give that parameter group a non-zero learning rate, or freeze the parameters (requires_grad_(False)) "
+        "and leave them out of the optimizer")]

@@ -1,0 +1,275 @@
+"""Gradient norms of every trainable tensor at the end of every backward call, and what each
+optimizer step did to the parameters (issue 14).
+
+Cheap by construction: one `torch._foreach_norm` per device and one host transfer per backward
+call (no `.item()` per parameter), one more of each per optimizer step. Summaries are bounded:
+exact first/last/min/max/counts, and a series of at most SERIES_MAX points thinned evenly
+(every other point is dropped when it is full, and from then on every 2nd, 4th... call is kept).
+Nothing here keeps a tensor alive: tensors are reached through the recorder's weak references.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import weakref
+
+import torch
+
+SERIES_MAX = 512
+_strided = torch.strided
+_CLIP_FILE = os.path.join("torch", "nn", "utils", "clip_grad.py")
+_SCALER_FILE = os.path.join("torch", "amp", "grad_scaler.py")
+
+
+class Series:
+    """Exact aggregates of a stream of norms, plus an evenly thinned series of at most SERIES_MAX."""
+
+    __slots__ = ("first", "last", "min", "max", "calls", "zeros", "nonfinite", "first_nonfinite",
+                 "stride", "seen", "at", "values")
+
+    def __init__(self):
+        self.first = self.last = self.min = self.max = None
+        self.calls = self.zeros = self.nonfinite = self.seen = 0
+        self.first_nonfinite = None
+        self.stride = 1
+        self.at: list[int] = []
+        self.values: list[float | None] = []
+
+    def add(self, call: int, value: float) -> None:
+        self.calls += 1
+        finite = math.isfinite(value)
+        if self.first is None:
+            self.first = value if finite else None
+        if finite:
+            self.last = value
+            if self.min is None or value < self.min:
+                self.min = value
+            if self.max is None or value > self.max:
+                self.max = value
+            if value == 0.0:
+                self.zeros += 1
+        else:
+            self.last = None
+            self.nonfinite += 1
+            if self.first_nonfinite is None:
+                self.first_nonfinite = call
+        self.seen += 1
+        if (self.seen - 1) % self.stride == 0:
+            self.at.append(call)
+            self.values.append(value if finite else None)
+            if len(self.at) > SERIES_MAX:
+                self.at = self.at[::2]
+                self.values = self.values[::2]
+                self.stride *= 2
+
+    def median(self) -> float | None:
+        kept = sorted(v for v in self.values if v is not None)
+        if not kept:
+            return None
+        mid = len(kept) // 2
+        return kept[mid] if len(kept) % 2 else (kept[mid - 1] + kept[mid]) / 2
+
+
+class Site:
+    """The norms taken after each call of one backward line."""
+
+    __slots__ = ("call", "file", "line", "calls", "accumulated", "params", "modules", "model")
+
+    def __init__(self, call, file, line):
+        self.call, self.file, self.line = call, file, line
+        self.calls = self.accumulated = 0
+        self.params: dict[int, tuple] = {}  # record id -> (record, Series)
+        self.modules: dict[int, Series] = {}  # id(module) -> Series of its own parameters' norm
+        self.model = Series()  # all tracked tensors together
+
+
+class Update:
+    """What optimizer steps did to one parameter: steps with a non-zero gradient, and how many changed it."""
+
+    __slots__ = ("rec", "with_grad", "changed", "lr")
+
+    def __init__(self, rec):
+        self.rec = rec
+        self.with_grad = self.changed = 0
+        self.lr = None
+
+
+class NormTracker:
+    def __init__(self, recorder):
+        self.recorder = recorder
+        self.sites: dict[tuple, Site] = {}
+        self.tracked: dict[int, tuple] = {}  # record id -> (record, weak ref)
+        self.owner: dict[int, int | None] = {}  # record id -> id(module) holding it directly
+        self.module_refs: dict[int, weakref.ref] = {}
+        self.seen_params = 0
+        self.optimizer_sizes: dict[int, int] = {}
+        self.updates: dict[int, Update] = {}
+        self.last_norm: dict[int, float] = {}  # record id -> its gradient's norm at the latest call
+        self.before = None  # (optimizer, parameter norms) from just before its step
+        self.steps = 0
+        self.stepped = True  # an optimizer step since the previous backward call (True: none yet)
+        self.clip_max_norm = None
+        self.grad_scaler = False
+
+    # -- which tensors ---------------------------------------------------------------------------
+    def track(self, rec) -> None:
+        """A leaf the user made trainable (`requires_grad=True`, bound to a name)."""
+        if rec.id not in self.tracked and rec.ref is not None:
+            self.tracked[rec.id] = (rec, rec.ref)
+
+    def _refresh(self) -> None:
+        params = self.recorder.modules.params
+        if len(params) != self.seen_params:
+            for rec in list(params.values())[self.seen_params:]:
+                self.track(rec)
+            self.seen_params = len(params)
+        for _, ref in self.recorder.modules.optimizer_refs():
+            opt = ref()
+            if opt is None:
+                continue
+            size = sum(len(g["params"]) for g in opt.param_groups)
+            if self.optimizer_sizes.get(id(opt)) != size:
+                self.optimizer_sizes[id(opt)] = size
+                for group in opt.param_groups:
+                    for p in group["params"]:
+                        self.track(self.recorder.record_for(p))
+
+    # -- after each backward call ----------------------------------------------------------------
+    def after_backward(self, call: str, file, line) -> None:
+        """Take the norms of every tracked tensor's `.grad` as it is right after this call."""
+        self._refresh()
+        recs, grads = [], []
+        for rec, ref in self.tracked.values():
+            t = ref()
+            if t is None:
+                continue
+            g = t.grad
+            if g is not None and g.layout is _strided and not g.is_complex():
+                recs.append(rec)
+                grads.append(g)
+        step = self.recorder.backward_count
+        key = (call, file, line)
+        site = self.sites.get(key)
+        if site is None:
+            site = self.sites[key] = Site(call, file, line)
+        site.calls += 1
+        if not self.stepped:
+            site.accumulated += 1
+        self.stepped = False
+        if not grads:
+            return
+        values = _norms(grads)
+        modules: dict[int, float] = {}
+        total = 0.0
+        params = site.params
+        for rec, value in zip(recs, values):
+            entry = params.get(rec.id)
+            if entry is None:
+                entry = params[rec.id] = (rec, Series())
+            entry[1].add(step, value)
+            self.last_norm[rec.id] = value if math.isfinite(value) else 0.0
+            owner = self.owner.get(rec.id, -1)
+            if owner == -1:
+                owner = self._find_owner(rec)
+            if owner is not None:
+                modules[owner] = modules.get(owner, 0.0) + value * value
+            total += value * value
+        for owner, squared in modules.items():
+            series = site.modules.get(owner)
+            if series is None:
+                series = site.modules[owner] = Series()
+            series.add(step, math.sqrt(squared))
+        site.model.add(step, math.sqrt(total))
+
+    def on_parameter_registered(self, module, rec) -> None:
+        """The first module a parameter is registered on owns it (a tied weight: the first user)."""
+        if rec.id not in self.owner:
+            self.owner[rec.id] = id(module)
+            self.module_refs[id(module)] = weakref.ref(module)
+
+    def _find_owner(self, rec) -> int | None:
+        """For a parameter registered before tracing: a module that holds it directly."""
+        t = rec.tensor()
+        owner = None
+        if t is not None:
+            for module in self.recorder.modules.live_modules():
+                if any(p is t for p in module._parameters.values()):
+                    owner = id(module)
+                    self.module_refs[owner] = weakref.ref(module)
+                    break
+        self.owner[rec.id] = owner
+        return owner
+
+    # -- around each optimizer step ---------------------------------------------------------------
+    def before_step(self, optimizer) -> None:
+        self.before = (optimizer, _norms([p for p in _step_params(optimizer)]))
+
+    def after_step(self, optimizer) -> None:
+        """Note which parameters with a non-zero gradient this step changed (their norm moved)."""
+        self.steps += 1
+        self.stepped = True
+        before = self.before
+        self.before = None
+        if before is None or before[0] is not optimizer:
+            return
+        params = _step_params(optimizer)
+        lrs = [group.get("lr") for group in optimizer.param_groups for p in group["params"]
+               if p.layout is _strided and not p.is_complex()]
+        after = _norms(params)
+        if len(after) != len(before[1]):
+            return  # the step changed the parameter groups
+        for p, lr, old, new in zip(params, lrs, before[1], after):
+            rec = self.recorder.record_for(p)
+            if p.grad is None or not self.last_norm.get(rec.id):
+                continue
+            update = self.updates.get(rec.id)
+            if update is None:
+                update = self.updates[rec.id] = Update(rec)
+            update.with_grad += 1
+            update.changed += new != old
+            update.lr = float(lr) if isinstance(lr, (int, float)) else None
+
+    # -- facts from library frames ---------------------------------------------------------------
+    def on_library_grad_off(self, frame) -> None:
+        """A library turned grad mode off: note gradient clipping's max_norm and GradScaler's unscale."""
+        path = frame.f_code.co_filename
+        if path.endswith(_CLIP_FILE):
+            value = _clip_max_norm(frame.f_locals)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.clip_max_norm = float(value)
+        elif path.endswith(_SCALER_FILE):
+            self.grad_scaler = True
+
+
+def _step_params(optimizer) -> list:
+    return [p for group in optimizer.param_groups for p in group["params"]
+            if p.layout is _strided and not p.is_complex()]
+
+
+def _norms(tensors) -> list[float]:
+    """The 2-norm of each tensor, as Python floats: one `_foreach_norm` and one transfer per device."""
+    by_device: dict = {}
+    for i, t in enumerate(tensors):
+        by_device.setdefault(t.device, []).append(i)
+    out = [0.0] * len(tensors)
+    with torch.no_grad():
+        for indices in by_device.values():
+            norms = torch._foreach_norm([tensors[i] for i in indices])
+            if len({n.dtype for n in norms}) > 1:
+                norms = [n.float() for n in norms]
+            values = torch.stack(norms).cpu().double().tolist()
+            for i, v in zip(indices, values):
+                out[i] = v
+    return out
+
+
+def _clip_max_norm(local_vars: dict):
+    """`max_norm` of a `clip_grad_norm_` call, read from its frame (or from its `_no_grad` wrapper's)."""
+    if "max_norm" in local_vars:
+        return local_vars["max_norm"]
+    func = local_vars.get("func")
+    if getattr(func, "__name__", None) != "clip_grad_norm_":
+        return None
+    args, kwargs = local_vars.get("args") or (), local_vars.get("kwargs") or {}
+    return args[1] if len(args) > 1 else kwargs.get("max_norm")
