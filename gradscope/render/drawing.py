@@ -79,9 +79,14 @@ def build(capture: Capture, options: dict | None = None) -> Drawing:
             gc.enable()
 
 
+def base(capture: Capture, options: dict | None = None) -> Drawing:
+    """The drawing before modules are collapsed and nodes elided (the HTML page collapses in place)."""
+    options = options or {}
+    return full_graph(capture, GraphView(capture), options.get("saved", False), fold=not options.get("unfold", False))
+
+
 def _build(capture: Capture, options: dict) -> Drawing:
-    view = GraphView(capture)
-    drawing = full_graph(capture, view, options.get("saved", False), fold=not options.get("unfold", False))
+    drawing = base(capture, options)
     depth = options.get("module_depth")
     if depth is None:
         depth = auto_module_depth(drawing)
