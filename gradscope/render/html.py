@@ -42,6 +42,7 @@ def render_html(capture: Capture, options: dict | None = None) -> str:
     svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE
     model = page_model(capture, options, drawing)
     title = html.escape(drawing.title)
+    problems = "".join(f'<p class="problem">{html.escape(p)}</p>' for p in model["problems"])
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">\n"
@@ -53,7 +54,7 @@ def render_html(capture: Capture, options: dict | None = None) -> str:
         "<button id=\"fit\" title=\"fit (f)\">fit</button><button id=\"reset\" title=\"modules as first drawn\">reset</button>"
         "<span id=\"status\"></span></header>\n"
         f"<main><div id=\"view\">{svg}</div>\n"
-        "<aside id=\"details\"><div id=\"info\"><p>Hover a node or an edge to see it; click to pin (Escape unpins). "
+        f"<aside id=\"details\">{problems}<div id=\"info\"><p>Hover a node or an edge to see it; click to pin (Escape unpins). "
         "Click a module box to open it, its frame to close it. Drag to pan, scroll to zoom.</p></div>"
         f"<div id=\"legend\">{_legend_html(drawing)}</div></aside></main>\n"
         f"<script type=\"application/json\" id=\"gs-data\">{script_json(model)}</script>\n"
@@ -70,7 +71,7 @@ def page_model(capture: Capture, options: dict, drawing: Drawing) -> dict:
     view = GraphView(capture)
     base = drawing_mod.base(capture, options)
     boxes = _module_boxes(base)
-    findings = _findings_by_name(capture)
+    findings, problem = _findings_by_name(capture)
     vertices: dict[str, dict] = {}
     for v in list(base.vertices.values()) + list(boxes.values()):
         vertices[v.vid] = {"dot": _node_line(v, ""), "module": v.module, "kind": v.kind, "run": v.run,
@@ -89,7 +90,7 @@ def page_model(capture: Capture, options: dict, drawing: Drawing) -> dict:
     max_nodes = options.get("max_nodes") or drawing_mod.DEFAULT_MAX_NODES
     elided = Vertex("elided", "elided", f"{HIDDEN} nodes elided", [f"--max-nodes {max_nodes}"])
     return {
-        "title": drawing.title, "notes": drawing.notes,
+        "title": drawing.title, "notes": drawing.notes, "problems": [problem] if problem else [],
         "order": list(base.vertices), "vertices": vertices, "edges": edges, "boxes": box_of,
         "clusters": {m: _cluster_attrs(base, (("m", m.rsplit(".", 1)[0]), ("m", m)) if "." in m else (("m", m),))
                      for m in modules},
@@ -157,14 +158,20 @@ def _shown(view: GraphView, v: Vertex, base: Drawing, findings: dict[str, list[s
     return {"title": v.title, "names": names, "rows": rows, "saved": v.details.get("saved", []), "findings": found}
 
 
-def _findings_by_name(capture: Capture) -> dict[str, list[str]]:
+def _findings_by_name(capture: Capture) -> tuple[dict[str, list[str]], str | None]:
+    """Findings per tensor name; when the findings cannot be computed (a capture the loader let
+    through but the findings cannot read), the page still draws and says why they are missing."""
     from gradscope.analyse.findings import find_all
 
+    try:
+        found = find_all(capture)
+    except Exception as exc:  # noqa: BLE001 - shown on the page, not swallowed
+        return {}, f"findings could not be computed: {type(exc).__name__}: {exc}"
     out: dict[str, list[str]] = {}
-    for f in find_all(capture):
+    for f in found:
         for name in f.tensors:
-            out.setdefault(name, []).append(f"{f.code} {f.severity}: {f.title}")
-    return out
+            out.setdefault(str(name), []).append(f"{f.code} {f.severity}: {f.title}")
+    return out, None
 
 
 def _edge_info(view: GraphView, e: Edge) -> dict:
