@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean graphviz browser pictures
+.PHONY: setup demo test bench clean graphviz browser pictures html-pictures vendor
 
 setup: $(STAMP) graphviz
 
@@ -38,6 +38,28 @@ pictures: setup
 	$(BIN)/gradscope trace --quiet -o docs/legend.svg tests/scripts/all_kinds.py >/dev/null
 	$(BIN)/gradscope trace --quiet -o docs/rnn_5000_steps.svg tests/scripts/rnn_unrolled.py >/dev/null
 	$(BIN)/gradscope trace --quiet --format grads -o docs/grad_norms.svg tests/scripts/health_vanishing_mlp.py >/dev/null
+	$(MAKE) --no-print-directory html-pictures
+
+# Screenshots of the HTML page after real clicks (headless chromium), for the README.
+html-pictures: setup browser
+	mkdir -p tests/actual
+	$(BIN)/gradscope trace --quiet -o tests/actual/resnet_frozen_stem.html tests/scripts/models/resnet_frozen_stem.py >/dev/null
+	$(BIN)/python docs/shoot_html.py tests/actual/resnet_frozen_stem.html docs/html_resnet_frozen_stem.png \
+	  --close model.blocks.0 --close model.blocks.1 --click model.stem.0.weight
+	$(BIN)/gradscope trace --quiet -o tests/actual/gan_step.html tests/scripts/models/gan_step.py >/dev/null
+	$(BIN)/python docs/shoot_html.py tests/actual/gan_step.html docs/html_gan_step.png --click G.0.weight
+
+# The HTML page's JavaScript, copied from npm (versions in gradscope/render/vendor/README.md).
+VENDOR := gradscope/render/vendor
+vendor:
+	rm -rf .vendor-tmp && mkdir -p .vendor-tmp
+	cd .vendor-tmp && npm pack --silent @hpcc-js/wasm-graphviz@1.29.2 svg-pan-zoom@3.6.2 >/dev/null && \
+	  for f in *.tgz; do mkdir -p "$${f%.tgz}" && tar xzf "$$f" -C "$${f%.tgz}"; done
+	cp .vendor-tmp/hpcc-js-wasm-graphviz-1.29.2/package/dist/index.js $(VENDOR)/hpcc-js-wasm-graphviz.js
+	cp .vendor-tmp/hpcc-js-wasm-graphviz-1.29.2/package/LICENSE $(VENDOR)/hpcc-js-wasm-graphviz.LICENSE
+	cp .vendor-tmp/svg-pan-zoom-3.6.2/package/dist/svg-pan-zoom.min.js $(VENDOR)/svg-pan-zoom.min.js
+	cp .vendor-tmp/svg-pan-zoom-3.6.2/package/LICENSE $(VENDOR)/svg-pan-zoom.LICENSE
+	rm -rf .vendor-tmp
 
 demo: setup
 	$(BIN)/gradscope trace samples/detach.py

@@ -82,12 +82,17 @@ def build(capture: Capture, options: dict | None = None) -> Drawing:
             gc.enable()
 
 
-def _build(capture: Capture, options: dict) -> Drawing:
+def base(capture: Capture, options: dict | None = None) -> Drawing:
+    """The drawing before modules are collapsed and nodes elided (the HTML page collapses in place)."""
+    options = options or {}
     view = GraphView(capture)
     statuses = compute_statuses(capture, view)
     drawing = full_graph(capture, view, statuses, options.get("saved", False), fold=not options.get("unfold", False))
-    if not options.get("ops"):
-        drawing = hide_internals(drawing)
+    return drawing if options.get("ops") else hide_internals(drawing)
+
+
+def _build(capture: Capture, options: dict) -> Drawing:
+    drawing = base(capture, options)
     depth = options.get("module_depth")
     if depth is None:
         depth = auto_module_depth(drawing)

@@ -1,136 +1,235 @@
-"""One self-contained HTML page: the SVG picture, pan/zoom, and each node's details on click/hover.
+"""One self-contained HTML page: the graph, expandable in place, searchable, with paths to the loss.
 
-Nothing is fetched at view time (a Content-Security-Policy forbids it). Node details travel as
-JSON inside a <script type="application/json"> block with `<`, `>` and `&` written as \\u003c,
-\\u003e, \\u0026, so a name like `</script>` cannot end the block; the page shows them with
-textContent, never innerHTML. The SVG text was escaped by Graphviz from escaped labels.
+The page opens on the picture the SVG output draws (same drawing, laid out by Graphviz's `dot`).
+Expanding or collapsing a module re-lays the graph out inside the page with Graphviz compiled to
+WebAssembly (vendored `@hpcc-js/wasm-graphviz`); `page/page.js` assembles the DOT from fragments
+made here by dot.py's own functions, so every state is drawn the way `to_dot` would draw it.
+Pan and zoom are `svg-pan-zoom` (vendored). Nothing is fetched at view time (a
+Content-Security-Policy forbids it). All data travels as JSON inside a <script type="application/json">
+block with `<`, `>` and `&` written as \\u003c, \\u003e, \\u0026, so a name like `</script>` cannot end
+the block; the page shows user strings with textContent, never innerHTML.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
 
+from gradscope.analyse.graph import GraphView
 from gradscope.capture import Capture
 from gradscope.render import drawing as drawing_mod
-from gradscope.render.dot import to_dot
+from gradscope.render.dot import KIND_STYLES, _cluster_attrs, _edge_attrs, _module_path, _node_line, to_dot
+from gradscope.render.drawing import Drawing, Edge, Vertex
 from gradscope.render.graphviz import run_dot
 
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
-
-_STYLE = """
-html, body { margin: 0; height: 100%; font: 13px Helvetica, Arial, sans-serif; }
-body { display: flex; flex-direction: column; }
-header { padding: 6px 10px; border-bottom: 1px solid #ddd; display: flex; gap: 8px; align-items: center; }
-header h1 { font-size: 14px; margin: 0; flex: 1; }
-main { flex: 1; display: flex; min-height: 0; }
-#view { flex: 1; overflow: hidden; cursor: grab; background: #fff; }
-#view.dragging { cursor: grabbing; }
-#view svg { width: 100%; height: 100%; }
-#details { width: 320px; border-left: 1px solid #ddd; padding: 8px 10px; overflow: auto; }
-#details dt { font-weight: bold; margin-top: 6px; }
-#details dd { margin: 0 0 0 8px; white-space: pre-wrap; word-break: break-all; }
-g.gs_node { cursor: pointer; }
-g.gs_node.selected polygon, g.gs_node.selected ellipse, g.gs_node.selected path { stroke: #ff6f00; stroke-width: 3; }
-"""
-
-_SCRIPT = r"""
-(function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("gs-data").textContent);
-  var view = document.getElementById("view");
-  var svg = view.querySelector("svg");
-  var panel = document.getElementById("details");
-  svg.removeAttribute("width");
-  svg.removeAttribute("height");
-  var full = svg.viewBox.baseVal;
-  var box = {x: full.x, y: full.y, w: full.width, h: full.height};
-  var home = {x: box.x, y: box.y, w: box.w, h: box.h};
-  function apply() { svg.setAttribute("viewBox", box.x + " " + box.y + " " + box.w + " " + box.h); }
-  function zoom(factor, cx, cy) {
-    var r = svg.getBoundingClientRect();
-    var fx = r.width ? (cx - r.left) / r.width : 0.5, fy = r.height ? (cy - r.top) / r.height : 0.5;
-    var px = box.x + fx * box.w, py = box.y + fy * box.h;
-    box.w *= factor; box.h *= factor; box.x = px - fx * box.w; box.y = py - fy * box.h; apply();
-  }
-  view.addEventListener("wheel", function (ev) {
-    ev.preventDefault(); zoom(ev.deltaY > 0 ? 1.15 : 1 / 1.15, ev.clientX, ev.clientY);
-  }, {passive: false});
-  var drag = null;
-  view.addEventListener("mousedown", function (ev) {
-    drag = {x: ev.clientX, y: ev.clientY, bx: box.x, by: box.y, moved: false};
-    view.classList.add("dragging");
-  });
-  window.addEventListener("mousemove", function (ev) {
-    if (!drag) return;
-    var r = svg.getBoundingClientRect(), s = Math.max(box.w / (r.width || 1), box.h / (r.height || 1));
-    if (Math.abs(ev.clientX - drag.x) + Math.abs(ev.clientY - drag.y) > 3) drag.moved = true;
-    box.x = drag.bx - (ev.clientX - drag.x) * s; box.y = drag.by - (ev.clientY - drag.y) * s; apply();
-  });
-  window.addEventListener("mouseup", function () { view.classList.remove("dragging"); setTimeout(function () { drag = null; }, 0); });
-  document.getElementById("zoom-in").addEventListener("click", function () {
-    var r = svg.getBoundingClientRect(); zoom(1 / 1.3, r.left + r.width / 2, r.top + r.height / 2);
-  });
-  document.getElementById("zoom-out").addEventListener("click", function () {
-    var r = svg.getBoundingClientRect(); zoom(1.3, r.left + r.width / 2, r.top + r.height / 2);
-  });
-  document.getElementById("fit").addEventListener("click", function () {
-    box = {x: home.x, y: home.y, w: home.w, h: home.h}; apply();
-  });
-  var pinned = null;
-  function show(id) {
-    var d = data.nodes[id];
-    if (!d) return;
-    while (panel.firstChild) panel.removeChild(panel.firstChild);
-    var h = document.createElement("h2");
-    h.textContent = d.title || id;
-    h.style.fontSize = "14px";
-    panel.appendChild(h);
-    var dl = document.createElement("dl");
-    Object.keys(d).forEach(function (key) {
-      if (key === "title") return;
-      var dt = document.createElement("dt"), dd = document.createElement("dd");
-      dt.textContent = key;
-      var v = d[key];
-      dd.textContent = Array.isArray(v) ? (typeof v[0] === "number" ? "[" + v.join(", ") + "]" : v.join("\n")) : String(v);
-      dl.appendChild(dt); dl.appendChild(dd);
-    });
-    panel.appendChild(dl);
-    panel.setAttribute("data-shown", id);
-  }
-  Array.prototype.forEach.call(svg.querySelectorAll("g.gs_node"), function (g) {
-    g.addEventListener("click", function (ev) {
-      if (drag && drag.moved) return;
-      ev.stopPropagation();
-      if (pinned) pinned.classList.remove("selected");
-      pinned = g; g.classList.add("selected"); show(g.id);
-    });
-    g.addEventListener("mouseenter", function () { if (!pinned) show(g.id); });
-  });
-  apply();
-})();
-"""
+# WebAssembly needs 'wasm-unsafe-eval' to compile the embedded Graphviz; nothing may be fetched.
+_CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'wasm-unsafe-eval'; "
+        "img-src data:")
+HIDDEN = "@HIDDEN@"  # placeholder for the count in the "N nodes elided" vertex the page may draw
+_EXPORTS = re.compile(r"export\s*\{([^}]*)\};?\s*(//# sourceMappingURL=\S*)?\s*$")
+_CUT_WORDS = {"detached": "detach", "no_grad": "no_grad", "frozen": "frozen", "nondiff": "non-differentiable",
+              "inference": "inference_mode", "constant": "constant (never carried gradient)"}
 
 
 def render_html(capture: Capture, options: dict | None = None) -> str:
+    options = options or {}
     drawing = drawing_mod.build(capture, options)
-    svg = run_dot(to_dot(drawing), "svg").decode("utf-8")
+    svg = run_dot(to_dot(drawing, legend=False), "svg").decode("utf-8")
     svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE
-    data = {"title": drawing.title, "notes": drawing.notes,
-            "nodes": {vid: v.details for vid, v in drawing.vertices.items()}}
+    model = page_model(capture, options, drawing)
     title = html.escape(drawing.title)
+    problems = "".join(f'<p class="problem">{html.escape(p)}</p>' for p in model["problems"])
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">\n"
-        f"<title>{title}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<header><h1>{title}</h1><button id=\"zoom-in\">+</button><button id=\"zoom-out\">−</button>"
-        "<button id=\"fit\">fit</button></header>\n"
+        f"<title>{title}</title>\n<style>{_asset('page', 'page.css')}</style>\n</head>\n<body data-state=\"loading\">\n"
+        f"<header><h1>{title}</h1>"
+        "<input id=\"search\" type=\"search\" placeholder=\"search a name or glob ( / )\" autocomplete=\"off\">"
+        "<span id=\"search-count\"></span>"
+        "<button id=\"zoom-in\" title=\"zoom in (+)\">+</button><button id=\"zoom-out\" title=\"zoom out (-)\">−</button>"
+        "<button id=\"fit\" title=\"fit (f)\">fit</button><button id=\"reset\" title=\"modules as first drawn\">reset</button>"
+        "<span id=\"status\"></span></header>\n"
         f"<main><div id=\"view\">{svg}</div>\n"
-        "<aside id=\"details\"><p>Click or hover a node to see its details. Drag to pan, scroll to zoom.</p></aside>"
-        "</main>\n"
-        f"<script type=\"application/json\" id=\"gs-data\">{script_json(data)}</script>\n"
-        f"<script>{_SCRIPT}</script>\n</body>\n</html>\n"
+        f"<aside id=\"details\">{problems}<div id=\"info\"><p>Hover a node or an edge to see it; click to pin (Escape unpins). "
+        "Click a module box to open it, its frame to close it. Drag to pan, scroll to zoom.</p></div>"
+        f"<div id=\"legend\">{_legend_html(drawing)}</div></aside></main>\n"
+        f"<script type=\"application/json\" id=\"gs-data\">{script_json(model)}</script>\n"
+        f"<script>{_scripts()}</script>\n</body>\n</html>\n"
     )
+
+
+# -- what the page knows -------------------------------------------------------------------------
+
+
+def page_model(capture: Capture, options: dict, drawing: Drawing) -> dict:
+    """Every vertex the page may draw (the uncollapsed ones and a box for each module), the edges
+    between uncollapsed vertices, DOT fragments for each, and what the details panel shows."""
+    view = GraphView(capture)
+    base = drawing_mod.base(capture, options)
+    boxes = _module_boxes(base)
+    findings, problem = _findings_by_name(capture)
+    vertices: dict[str, dict] = {}
+    for v in list(base.vertices.values()) + list(boxes.values()):
+        vertices[v.vid] = {"dot": _node_line(v, ""), "module": v.module, "kind": v.kind, "run": v.run,
+                           "root": bool(v.root), "path": _module_path(v), **_shown(view, v, base, findings)}
+    box_of: dict[str, dict[str, str]] = {}
+    for v in boxes.values():
+        box_of.setdefault(v.module, {})["" if v.run is None else str(v.run)] = v.vid
+    edges = []
+    for e in base.edges:
+        elided = Edge("elided", e.dst, e.status, e.label, e.back)
+        edges.append({"src": e.src, "dst": e.dst, "attrs": _edge_attrs(e), "elided_attrs": _edge_attrs(elided),
+                      "key": f"{e.status}|{e.label}|{e.back}", "grad": e.status == "grad", "back": e.back,
+                      **_edge_info(view, e)})
+    modules = sorted({m for v in vertices.values() for m in v["path"]} | set(box_of))
+    header = to_dot(Drawing(drawing.title, notes=drawing.notes), legend=False)
+    max_nodes = options.get("max_nodes") or drawing_mod.DEFAULT_MAX_NODES
+    elided = Vertex("elided", "elided", f"{HIDDEN} nodes elided", [f"--max-nodes {max_nodes}"])
+    return {
+        "title": drawing.title, "notes": drawing.notes, "problems": [problem] if problem else [],
+        "order": list(base.vertices), "vertices": vertices, "edges": edges, "boxes": box_of,
+        "clusters": {m: _cluster_attrs(base, (("m", m.rsplit(".", 1)[0]), ("m", m)) if "." in m else (("m", m),))
+                     for m in modules},
+        "runs": {str(r): {"attrs": _cluster_attrs(base, (("r", r),)), "modules": run.modules}
+                 for r, run in base.runs.items()},
+        "collapsed": sorted({v.module for v in drawing.vertices.values() if v.kind == "module"}),
+        "header": header[:header.rindex("}")], "max_nodes": max_nodes,
+        "elided": {"dot": _node_line(elided, ""), "hidden": HIDDEN},
+    }
+
+
+def _module_boxes(base: Drawing) -> dict[str, Vertex]:
+    """The collapsed box of every module (one per repeated step it sits in), as collapse_modules makes it."""
+    deepest = max((drawing_mod.module_depth(v.module) for v in base.vertices.values() if v.module), default=0)
+    boxes: dict[str, Vertex] = {}
+    for depth in range(1, deepest + 1):
+        for v in drawing_mod.collapse_modules(base, depth).vertices.values():
+            if v.kind == "module" and v.vid not in base.vertices:
+                boxes.setdefault(v.vid, v)
+    for box in boxes.values():
+        _box_status(box, base)
+    return boxes
+
+
+def _box_status(box: Vertex, base: Drawing) -> None:
+    """What a user asks of a closed module: how many parameters train, how many are frozen, cuts inside."""
+    inside = {v.vid for v in base.vertices.values() if v.module and (v.module == box.module or
+              v.module.startswith(box.module + ".")) and v.run == box.run}
+    kinds = [base.vertices[vid].kind for vid in inside]
+    box.details["trainable parameters"] = kinds.count("parameter")
+    box.details["frozen parameters"] = kinds.count("frozen")
+    cuts = sorted({e.label for e in base.edges if e.status == "cut" and not e.back and e.label and
+                   (e.dst in inside or e.src in inside)})
+    box.details["cuts inside"] = cuts or "none"
+
+
+def _shown(view: GraphView, v: Vertex, base: Drawing, findings: dict[str, list[str]]) -> dict:
+    """The details panel of one vertex: words, not internal ids; saved tensors apart (shown on request)."""
+    t = view.tensor_of(v.vid) if v.kind not in ("module", "elided", "note") else None
+    rows: list[list[Any]] = []
+    names: list[str] = [v.title]
+    words = KIND_STYLES.get(v.kind, (None, None, None, v.kind))[3] or v.kind
+    rows.append(["kind", words])
+    other: list[str] = []
+    if t is not None:
+        for name in (t.name, t.param_name):
+            if name and name not in names:
+                names.append(name)
+        other = sorted(n for n, tid in view.capture.variables.items() if tid == t.id and n not in names)
+        names.extend(other)
+    skip = {"id", "title", "kind", "saved"}
+    for key, value in v.details.items():
+        if key in skip:
+            continue
+        if isinstance(value, list):
+            value = "[" + ", ".join(str(x) for x in value) + "]" if key == "shape" else ", ".join(map(str, value))
+        rows.append([key, value if isinstance(value, (str, int, float, bool)) else str(value)])
+    if other:
+        rows.insert(1, ["also named", ", ".join(other)])
+    found = []
+    for name in names:
+        for f in findings.get(name, []):
+            if f not in found:
+                found.append(f)
+    return {"title": v.title, "names": names, "rows": rows, "saved": v.details.get("saved", []), "findings": found}
+
+
+def _findings_by_name(capture: Capture) -> tuple[dict[str, list[str]], str | None]:
+    """Findings per tensor name; when the findings cannot be computed (a capture the loader let
+    through but the findings cannot read), the page still draws and says why they are missing."""
+    from gradscope.analyse.findings import find_all
+
+    try:
+        found = find_all(capture)
+    except Exception as exc:  # noqa: BLE001 - shown on the page, not swallowed
+        return {}, f"findings could not be computed: {type(exc).__name__}: {exc}"
+    out: dict[str, list[str]] = {}
+    for f in found:
+        for name in f.tensors:
+            out.setdefault(str(name), []).append(f"{f.code} {f.severity}: {f.title}")
+    return out, None
+
+
+def _edge_info(view: GraphView, e: Edge) -> dict:
+    """An edge in words: whether gradient flows, and if not why, where, and through which op."""
+    src, dst = view.label(e.src) if e.src.startswith(("t", "n")) else e.src, \
+        view.label(e.dst) if e.dst.startswith(("t", "n")) else e.dst
+    edge = next((x for x in view.inputs.get(e.dst, []) if x.src == e.src), None)
+    t, node = view.tensor_of(e.dst), view.node_of(e.dst)
+    op = t.op if t is not None and t.op else (node.op or node.name) if node is not None else None
+    if e.back:
+        why = "flows (from an earlier step of the repeated loop)"
+    elif e.status == "grad":
+        why = "flows"
+    elif e.status == "constant":
+        why = "none: a constant input (it never carried gradient)"
+    else:
+        why = _CUT_WORDS.get(edge.cut, edge.cut) if edge is not None and edge.cut else "cut"
+    info = {"from": src, "to": dst, "why": why, "op": op, "label": e.label}
+    if edge is not None and edge.line is not None and e.status == "cut":
+        info["line"] = edge.line
+    return info
+
+
+def _legend_html(drawing: Drawing) -> str:
+    items = []
+    for kind, (_, style, fill, text) in KIND_STYLES.items():
+        border = "dashed" if "dashed" in style else "dotted" if "dotted" in style else "solid"
+        width = 2 if "bold" in style else 1
+        items.append(f'<li><span class="swatch" style="background:{fill};border:{width}px {border} #444"></span>'
+                     f"{html.escape(text)}</li>")
+    return ("<details><summary>legend</summary><ul>" + "".join(items) +
+            '<li><span class="line"></span>gradient flows</li>'
+            '<li><span class="line cut"></span>cut (why · line)</li></ul></details>')
+
+
+# -- assets ----------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _asset(folder: str, name: str) -> str:
+    return resources.files("gradscope.render").joinpath(folder, name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _scripts() -> str:
+    """The vendored libraries and the page's own script, as one classic script."""
+    graphviz = _asset("vendor", "hpcc-js-wasm-graphviz.js")
+    match = _EXPORTS.search(graphviz)
+    if match is None:
+        raise RuntimeError("vendored hpcc-js-wasm-graphviz.js has no trailing export list")
+    exports = ", ".join(f"{b.strip()}: {a.strip()}" for a, b in
+                        (item.split(" as ") for item in match.group(1).split(",")))
+    bundle = (f"var GSGraphviz = (function () {{\n\"use strict\";\n{graphviz[:match.start()]}\n"
+              f"return {{{exports}}};\n}})();\n")
+    text = "\n".join((_asset("vendor", "svg-pan-zoom.min.js"), bundle, _asset("page", "page.js")))
+    if re.search(r"</script|<!--", text, re.I):
+        raise RuntimeError("a vendored script contains </script or <!--")
+    return text
 
 
 def script_json(data: object) -> str:
