@@ -1,8 +1,8 @@
 """Run the user's script (or module) exactly as `python script.py args` / `python -m mod` would.
 
-Follows coverage.py's PyRunner: fix `sys.path[0]`, make a fresh `__main__` (aliased as
-`__mp_main__` so multiprocessing children can unpickle), set `sys.argv`, compile under the real
-path, and put everything back afterwards. The user's exceptions stay the user's: their traceback
+Follows coverage.py's PyRunner: `prepare()` fixes `sys.path[0]`, makes a fresh `__main__` (aliased
+as `__mp_main__` so multiprocessing children can unpickle) and sets `sys.argv`; `run()` compiles
+under the real path and executes; `restore()` puts everything back for in-process callers. The user's exceptions stay the user's: their traceback
 is printed without gradscope's frames and turned into the exit code python would give.
 
 This module does not import torch.
@@ -84,27 +84,43 @@ def read_source(target: Target) -> bytes:
         raise ScriptNotFound(f"cannot read {target.argv0}: {exc.strerror}") from None
 
 
-def run(target: Target, args: list[str], compile_source: Callable[[bytes, str], Any],
-        wrap: Callable[[Callable[[], None]], None] | None = None) -> RunResult:
-    """Execute the target; `wrap` runs the exec inside the instrumentation."""
-    main_mod = types.ModuleType("__main__")
-    main_mod.__file__ = target.path
-    main_mod.__builtins__ = __builtins__
-    main_mod.__loader__ = importlib.machinery.SourceFileLoader("__main__", target.path)
-    main_mod.__spec__ = target.spec
-    main_mod.__cached__ = None
-    if target.module_name and "." in target.module_name:
-        main_mod.__package__ = target.module_name.rpartition(".")[0]
-    else:
-        main_mod.__package__ = None if target.module_name is None else ""
+class PyRunner:
+    """Runs one target as python would, in two steps (as coverage.py's `PyRunner`):
+    `prepare()` sets paths, argv and a fresh `__main__` before anything is imported for the
+    script; `run()` compiles and executes it. `restore()` puts the interpreter back as it was, for
+    callers that go on in the same process (an in-process trace)."""
 
-    saved = (sys.argv, list(sys.path), sys.modules.get("__main__"), sys.modules.get("__mp_main__"), os.getcwd())
-    sys.argv = [target.argv0] + list(args)
-    sys.path[0:1] = [target.path0] if sys.path else [target.path0]
-    sys.modules["__main__"] = main_mod
-    sys.modules["__mp_main__"] = main_mod
-    result = RunResult(exit_code=0, namespace=main_mod.__dict__)
-    try:
+    def __init__(self, target: Target, args: list[str]):
+        self.target = target
+        self.args = list(args)
+        self.main_module: types.ModuleType | None = None
+        self._saved = None
+
+    def prepare(self) -> None:
+        target = self.target
+        main_mod = types.ModuleType("__main__")
+        main_mod.__file__ = target.path
+        main_mod.__builtins__ = __builtins__
+        main_mod.__loader__ = importlib.machinery.SourceFileLoader("__main__", target.path)
+        main_mod.__spec__ = target.spec
+        main_mod.__cached__ = None
+        if target.module_name and "." in target.module_name:
+            main_mod.__package__ = target.module_name.rpartition(".")[0]
+        else:
+            main_mod.__package__ = None if target.module_name is None else ""
+        self._saved = (sys.argv, list(sys.path), sys.modules.get("__main__"), sys.modules.get("__mp_main__"),
+                       os.getcwd())
+        sys.argv = [target.argv0] + self.args
+        sys.path[0:1] = [target.path0] if sys.path else [target.path0]
+        sys.modules["__main__"] = main_mod
+        sys.modules["__mp_main__"] = main_mod
+        self.main_module = main_mod
+
+    def run(self, compile_source: Callable[[bytes, str], Any],
+            wrap: Callable[[Callable[[], None]], None] | None = None) -> RunResult:
+        """Execute the prepared target; `wrap` runs the exec inside the instrumentation."""
+        target, main_mod = self.target, self.main_module
+        result = RunResult(exit_code=0, namespace=main_mod.__dict__)
         try:
             code = compile_source(read_source(target), target.path)
         except SyntaxError as exc:
@@ -133,8 +149,13 @@ def run(target: Target, args: list[str], compile_source: Callable[[bytes, str], 
             _print_user_exception(exc)
             result.exit_code = 1
             result.exception = _exception_info(exc, target.path)
-    finally:
-        argv, path, main, mp_main, cwd = saved
+        return result
+
+    def restore(self) -> None:
+        if self._saved is None:
+            return
+        argv, path, main, mp_main, cwd = self._saved
+        self._saved = None
         sys.argv = argv
         sys.path[:] = path
         _restore_module("__main__", main)
@@ -143,7 +164,17 @@ def run(target: Target, args: list[str], compile_source: Callable[[bytes, str], 
             os.chdir(cwd)
         except OSError:
             pass
-    return result
+
+
+def run(target: Target, args: list[str], compile_source: Callable[[bytes, str], Any],
+        wrap: Callable[[Callable[[], None]], None] | None = None) -> RunResult:
+    """Prepare, run and restore in one call (see `PyRunner`)."""
+    runner = PyRunner(target, args)
+    runner.prepare()
+    try:
+        return runner.run(compile_source, wrap)
+    finally:
+        runner.restore()
 
 
 def _restore_module(name: str, module) -> None:

@@ -15,6 +15,7 @@ from gradscope.analyse.labels import classify, cut_reason
 from gradscope.capture import Capture, EdgeInfo, NodeInfo, RootInfo, TensorInfo
 from gradscope.record.records import TensorRecord
 from gradscope.record.recorder import GRAD_VALUES_MAX, Recorder
+from gradscope.record.registry import refresh_state
 from gradscope.record.walk import without_gc
 
 _SCALAR_TYPES = (bool, int, float)
@@ -22,8 +23,9 @@ _SCALAR_TYPES = (bool, int, float)
 
 @without_gc
 def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info: dict) -> Capture:
-    recorder.name_modules()
-    qualnames = recorder.module_qualnames
+    modules = recorder.modules
+    modules.name_modules()
+    qualnames = modules.qualnames
     display = recorder.user_files.display_path
 
     included: dict[int, object] = {}
@@ -54,16 +56,16 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         if node.event is not None:
             for rec in node.event.inputs:
                 include(rec)
-    for rec in recorder.params.values():
+    for rec in modules.params.values():
         include(rec)
-    for rec in getattr(recorder, "variables", {}).values():
+    for rec in recorder.variables.values():
         include(rec)
     for event in recorder.events:
         for value in event.values():
             for item in (value if isinstance(value, list) else [value]):
                 if isinstance(item, TensorRecord):
                     include(item)
-    for entry in recorder.optimizer_entries.values():
+    for entry in modules.optimizer_entries.values():
         for rec in entry["params"]:
             include(rec)
 
@@ -73,7 +75,7 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
 
     tensors = []
     for rec in recs:
-        _refresh(recorder, rec)
+        _refresh(rec)
         info = _tensor_info(rec, cid, qualnames, display, snap_roots)
         info.kind = classify(info)
         tensors.append(info)
@@ -151,14 +153,14 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         nodes=capture_nodes,
         edges=list(edges.values()),
         roots=roots,
-        variables={name: cid[rec.id] for name, rec in getattr(recorder, "variables", {}).items()},
+        variables={name: cid[rec.id] for name, rec in recorder.variables.items()},
         backward_calls=recorder.backward_count,
         events=[_event_json(e, cid, display) for e in recorder.events],
         modules=[{"name": name, "type": entry["type"], "called": entry["called"],
                   "params": [cid[r.id] for r in entry["params"] if r.id in cid]}
-                 for name, entry in recorder.module_entries.items()],
+                 for name, entry in modules.entries.items()],
         optimizers=[{"name": e["name"], "type": e["type"], "params": [cid[r.id] for r in e["params"]]}
-                    for e in recorder.optimizer_entries.values()],
+                    for e in modules.optimizer_entries.values()],
         warnings=[dict(w, file=display(w["file"]) if w["file"] else None) for w in recorder.warnings],
     )
 
@@ -166,13 +168,13 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
 # -- tensors -------------------------------------------------------------------------------------
 
 
-def _refresh(recorder: Recorder, rec) -> None:
+def _refresh(rec) -> None:
     t = rec.tensor()
     if t is None:
         rec.alive = False
         return
     try:
-        recorder._snapshot_state(rec, t)
+        refresh_state(rec, t)
         rec.is_inference = t.is_inference()
         g = t.grad if (t.is_leaf or t.retains_grad) else None
         rec.grad_is_none = g is None

@@ -15,7 +15,8 @@ import weakref
 
 import torch
 
-from gradscope.record.walk import SAVED_PREFIX, nodes_from
+from gradscope.record.torch_private import SAVED_PREFIX, raw_saved
+from gradscope.record.walk import nodes_from
 
 _Tensor = torch.Tensor
 
@@ -143,7 +144,7 @@ class Facts:
         ptr = t.untyped_storage().data_ptr()
         if not ptr:
             return
-        entry = (op, rec, file, line, self.recorder.next_id)
+        entry = (op, rec, file, line, self.recorder.registry.next_id)
         if len(self.mutations) > MAX_MUTATIONS:
             self.mutations.clear()
         self.mutations[ptr] = entry
@@ -178,7 +179,7 @@ class Facts:
     def _note_saved(self, fn, node, attr, how, pending, entry=None) -> None:
         ptr = None
         if entry is None:
-            raw = getattr(fn, "_raw" + attr, None)
+            raw = raw_saved(fn, attr)
             data = getattr(raw, "data", None)
             if isinstance(data, _Tensor):
                 ptr = data.untyped_storage().data_ptr()
@@ -230,7 +231,7 @@ class Facts:
 
     def _float_consumer(self, target):
         """A live floating-point tensor made from `target` that requires grad (an embedding's output)."""
-        for ref, r, ev in list(self.recorder.live.values()):
+        for ref, r, ev in self.recorder.registry.entries():
             t = ref()
             if (t is not None and ev is not None and target in ev.inputs and t.requires_grad
                     and t.is_floating_point()):

@@ -15,6 +15,12 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from gradscope.record.facts import LOSS_OPS
+from gradscope.record.torch_private import (
+    SET_GRAD_ENABLED,
+    DisableTorchFunction,
+    call_in_state,
+    torch_function_state,
+)
 
 _Tensor = torch.Tensor
 _MethodWrapper = types.MethodWrapperType
@@ -24,8 +30,8 @@ _BACKWARD_CALLS = {
     torch.autograd.backward: "autograd.backward",
     torch.autograd.grad: "autograd.grad",
 }
-_SET_GRAD = torch._C._set_grad_enabled
-_NoTorchFunction = torch._C.DisableTorchFunction
+_SET_GRAD = SET_GRAD_ENABLED
+_NoTorchFunction = DisableTorchFunction
 # True while torch.compile traces: then this mode traces to a plain call (no graph break, nothing recorded).
 _compiling = torch.compiler.is_compiling
 
@@ -190,30 +196,21 @@ class RecordingMode(TorchFunctionMode):
         except Exception:  # noqa: BLE001
             recorder.failures += 1
             return func(*args, **kwargs)
-        state = torch._C._get_torch_function_state()
+        state = torch_function_state()  # the user's call runs in it, not in ours (below)
         with _NoTorchFunction():  # the snapshot's reads must not reach a subclass's __torch_function__
-            return recorder.on_backward(call, roots, inputs, _in_state(func, state), args, kwargs)
-
-
-def _in_state(func, state):
-    """`func` run with the torch-function state the user's call had (see `_backward`)."""
-
-    def call(*args, **kwargs):
-        before = torch._C._get_torch_function_state()
-        torch._C._set_torch_function_state(state)
-        try:
-            return func(*args, **kwargs)
-        finally:
-            torch._C._set_torch_function_state(before)
-
-    return call
+            return recorder.on_backward(call, roots, inputs, call_in_state(func, state), args, kwargs)
 
 
 _NOTABLE = frozenset({"Tensor.grad", "retain_grad"})
 
 
 TRAMPOLINE_NAME = "__gradscope_call__"
-_trampolines: dict = {}
+_trampolines: dict = {}  # (code, line) -> a caller compiled for that line (see `_impersonate`)
+
+
+def forget_callers() -> None:
+    """Drop the cached callers: they hold the script's globals, so its tensors could not be freed."""
+    _trampolines.clear()
 
 
 def _call_from(frame, func, args, kwargs):

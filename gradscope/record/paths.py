@@ -74,6 +74,20 @@ class UserFiles:
             known = self._by_code[code] = self.is_user_file(code.co_filename)
         return known
 
+    def innermost_user_frame(self, f):
+        """The first frame from `f` outwards that runs the user's code (or None). Runs for every
+        recorded op: the cache is read inline."""
+        decided = self._by_code
+        while f is not None:
+            code = f.f_code
+            known = decided.get(code)
+            if known is None:
+                known = self.is_user_code(code)
+            if known:
+                return f
+            f = f.f_back
+        return None
+
     def display_path(self, filename: str) -> str:
         """A stable, short path for reports: relative to the first user root when inside it."""
         known = self._display.get(filename)

@@ -15,15 +15,15 @@ import traceback
 import warnings
 
 import torch
-import torch.fx.traceback as fx_traceback
 
 from gradscope import runner
 from gradscope.record import mode, names
 from gradscope.record.mode import RecordingMode
 from gradscope.record.paths import UserFiles
 from gradscope.record.recorder import Recorder
+from gradscope.record.torch_private import FX_TRACEBACK, DisableTorchFunction, function_mode_stack
 
-_NoTorchFunction = torch._C.DisableTorchFunction
+_NoTorchFunction = DisableTorchFunction
 _BINDABLE = (torch.Tensor, torch.nn.Module, torch.optim.Optimizer)
 # torch.compile traces our hooks symbolically; under that check they trace to nothing (no graph break).
 _compiling = torch.compiler.is_compiling
@@ -111,7 +111,7 @@ class Instrumentation:
                 self._mode.__exit__(None, None, None)
         finally:
             self._mode = None
-            mode._trampolines.clear()  # they hold the script's globals: its tensors must be freed
+            mode.forget_callers()
             self._unpatch_stacks()
             self._unpatch_warnings()
             self._unpatch_threads()
@@ -181,11 +181,14 @@ class Instrumentation:
 
     # -- stacks PyTorch prints itself (anomaly mode's forward trace): without gradscope's frames --
     def _patch_stacks(self) -> None:
+        fx_traceback = FX_TRACEBACK
+        if fx_traceback is None:
+            return
         original = fx_traceback.format_stack
         self._orig_format_stack = original
 
         def format_stack() -> list[str]:
-            if fx_traceback.should_preserve_node_meta:
+            if getattr(fx_traceback, "should_preserve_node_meta", False):
                 return original()
             return traceback.format_list(runner.strip_own_stack(traceback.extract_stack()[:-1]))
 
@@ -193,7 +196,7 @@ class Instrumentation:
 
     def _unpatch_stacks(self) -> None:
         if self._orig_format_stack is not None:
-            fx_traceback.format_stack = self._orig_format_stack
+            FX_TRACEBACK.format_stack = self._orig_format_stack
             self._orig_format_stack = None
 
 
@@ -204,9 +207,7 @@ def _stop_recording_in_child() -> None:
     if instrumentation is None or instrumentation._mode is None:
         return
     try:
-        from torch.overrides import _get_current_function_mode_stack
-
-        stack = _get_current_function_mode_stack()
+        stack = function_mode_stack()
         if stack and stack[-1] is instrumentation._mode:
             instrumentation._mode.__exit__(None, None, None)
             instrumentation._mode = None

@@ -22,7 +22,9 @@ except ImportError:  # not on Windows
 
 import torch
 
-SAVED_PREFIX = "_saved_"
+from gradscope.record.registry import TensorRegistry, refresh_state
+from gradscope.record.torch_private import SAVED_PREFIX, sequence_nr, tensor_version
+
 STACK_BYTES_PER_NODE = 512  # C stack torch uses per node when it frees a walked graph (measured <= 280)
 MAX_CUT_ANCESTRY = 200_000  # records followed back from cut inputs, per snapshot (a guard, not a view limit)
 
@@ -80,8 +82,9 @@ class Snapshot:
 class Graph:
     """All nodes seen by all snapshots of one traced run."""
 
-    def __init__(self, recorder):
-        self.recorder = recorder
+    def __init__(self, registry: TensorRegistry, facts):
+        self._registry = registry
+        self._facts = facts  # told about nodes whose saved tensors may have changed
         self.nodes: dict[tuple, GraphNode] = {}
         self._saved_names: dict[type, list[str]] = {}
         self.snapshot_count = 0
@@ -92,7 +95,7 @@ class Graph:
         self.snapshot_count += 1
         seen_cut: set[int] = set()
         for rec, t in zip(root_recs, root_tensors):
-            self.recorder._snapshot_state(rec, t)
+            refresh_state(rec, t)
             fn = t.grad_fn
             if fn is not None:
                 self._walk(fn, snap, seen_cut)
@@ -148,8 +151,8 @@ class Graph:
         if name == "AccumulateGrad":
             variable = getattr(fn, "variable", None)
             if variable is not None:
-                node.owner = self.recorder.record_for(variable)
-                self.recorder._snapshot_state(node.owner, variable)
+                node.owner = self._registry.record_for(variable)
+                refresh_state(node.owner, variable)
             return node
         try:
             event = fn.metadata.get("gradscope")
@@ -165,7 +168,7 @@ class Graph:
                 node.owner = claimants[0]
             node.claimants = claimants
         node.saved = self._saved(fn, name)
-        facts = self.recorder.facts
+        facts = self._facts
         if facts.data_mutations or any(entry.get("state") == "modified" for entry in node.saved):
             facts.on_node(fn, node, self.saved_names(fn))  # only then can it find anything
         return node
@@ -194,8 +197,8 @@ class Graph:
             if isinstance(value, torch.Tensor):
                 entry["shape"] = list(value.shape)
                 entry["dtype"] = str(value.dtype).replace("torch.", "")
-                entry["version"] = value._version
-                rec = self.recorder.lookup(value)
+                entry["version"] = tensor_version(value)
+                rec = self._registry.lookup(value)
                 if rec is not None:
                     entry["tensor"] = rec
             elif value is None or isinstance(value, (bool, int, float, str)):
@@ -218,7 +221,7 @@ class Graph:
             snap.cut_records.append(rec)
             t = rec.tensor()
             if t is not None:
-                self.recorder._snapshot_state(rec, t)
+                refresh_state(rec, t)
                 if t.grad_fn is not None:
                     self._walk(t.grad_fn, snap, seen_cut)
                     continue
@@ -244,14 +247,6 @@ def _key(fn) -> tuple:
         variable = getattr(fn, "variable", None)
         return ("acc", id(variable) if variable is not None else id(fn))
     return (sequence_nr(fn), name)
-
-
-def sequence_nr(fn):
-    """`_sequence_nr()` is private: a torch without it loses cross-snapshot sharing, not the walk."""
-    try:
-        return fn._sequence_nr()
-    except Exception:  # noqa: BLE001
-        return ("id", id(fn))
 
 
 def _owns(rec, fn) -> bool:
@@ -299,7 +294,7 @@ def nodes_from(roots, limit: int | None = None, skip=frozenset()):
         stack.extend(nfn for nfn, _ in fn.next_functions if nfn is not None)
 
 
-def reachable_tensor_ids(recorder, t) -> set[int]:
+def reachable_tensor_ids(registry: TensorRegistry, t) -> set[int]:
     """Record ids of the tensors reachable from `t` through its graph (for choosing implicit roots)."""
     out: set[int] = set()
     if t.grad_fn is None:
@@ -308,7 +303,7 @@ def reachable_tensor_ids(recorder, t) -> set[int]:
     for fn in nodes_from([t.grad_fn]):
         count += 1
         if type(fn).__name__ == "AccumulateGrad":
-            rec = recorder.lookup(fn.variable)
+            rec = registry.lookup(fn.variable)
             if rec is not None:
                 out.add(rec.id)
             continue

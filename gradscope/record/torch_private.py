@@ -1,0 +1,99 @@
+"""Every private PyTorch API gradscope uses, listed in one place, each with a fallback.
+
+Another torch version may rename or drop any of these. Then gradscope loses the detail that API
+gave (said beside each entry), never the run: every lookup here is guarded, and `MISSING` names
+what this torch lacks. No other gradscope module touches a private torch name (a test checks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+
+import torch
+
+
+def _lookup(dotted: str):
+    """`torch._C._set_grad_enabled` -> the object, or None when this torch has no such thing."""
+    module_name, _, attr = dotted.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError):
+        return None
+
+
+# name -> what is lost without it
+APIS = {
+    "torch._C.DisableTorchFunction": "our own reads of tensors may reach a subclass's __torch_function__",
+    "torch._C._set_grad_enabled": "no_grad blocks are not told apart from the library's (labels no_grad)",
+    "torch._C._get_torch_function_state": "backward runs with the mode's torch-function state",
+    "torch._C._set_torch_function_state": "backward runs with the mode's torch-function state",
+    "torch.overrides._get_current_function_mode_stack": "a forked child keeps recording (never reports)",
+    "torch.fx.traceback.format_stack": "anomaly mode's forward traces show gradscope's frames",
+}
+_found = {name: _lookup(name) for name in APIS}
+MISSING = tuple(name for name, value in _found.items() if value is None)
+
+# Attributes of autograd nodes read by the graph walk (getattr-guarded where read).
+SAVED_PREFIX = "_saved_"  # saved values of a node (torchviz reads them the same way)
+
+DisableTorchFunction = _found["torch._C.DisableTorchFunction"] or contextlib.nullcontext
+SET_GRAD_ENABLED = _found["torch._C._set_grad_enabled"]  # identity checked against each op; None never matches
+_get_state = _found["torch._C._get_torch_function_state"]
+_set_state = _found["torch._C._set_torch_function_state"]
+_mode_stack = _found["torch.overrides._get_current_function_mode_stack"]
+# the module whose format_stack anomaly mode calls (None: its traces are left as torch makes them)
+FX_TRACEBACK = importlib.import_module("torch.fx.traceback") if _found["torch.fx.traceback.format_stack"] else None
+
+
+def torch_function_state():
+    """The current torch-function state (None when this torch cannot tell)."""
+    return _get_state() if _get_state is not None and _set_state is not None else None
+
+
+def call_in_state(func, state):
+    """`func` wrapped to run with the torch-function state `state` (or plainly, state None)."""
+    if state is None:
+        return func
+
+    def call(*args, **kwargs):
+        before = _get_state()
+        _set_state(state)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _set_state(before)
+
+    return call
+
+
+def function_mode_stack() -> list | None:
+    """The active TorchFunctionModes, innermost last (None when this torch cannot tell)."""
+    if _mode_stack is None:
+        return None
+    try:
+        return list(_mode_stack())
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def sequence_nr(fn):
+    """A node's `_sequence_nr()`; without it, nodes are keyed by id (no sharing across snapshots)."""
+    try:
+        return fn._sequence_nr()
+    except Exception:  # noqa: BLE001
+        return ("id", id(fn))
+
+
+def tensor_version(t) -> int | None:
+    """`t._version`, the in-place counter (None when unavailable)."""
+    try:
+        return t._version
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def raw_saved(fn, attr: str):
+    """The SavedVariable behind a node's `_saved_x` attribute, or None."""
+    return getattr(fn, "_raw" + attr, None)
+
