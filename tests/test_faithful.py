@@ -137,12 +137,21 @@ def test_keyboard_interrupt_raised_by_the_script(runs):
     assert capture["exit"]["exception"]["type"] == "KeyboardInterrupt" and capture["exit"]["code"] == 130
 
 
+def _sigint_as_in_a_terminal():
+    """A child of a background job inherits SIGINT ignored; a terminal's foreground job has it default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _ignoring_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_ctrl_c_renders_what_was_captured_and_exits_130(tmp_path):
     capture = tmp_path / "c.json"
     env = dict(os.environ, NO_COLOR="1")
     proc = subprocess.Popen([sys.executable, "-m", "gradscope", "trace", "--json", str(capture),
                              str(SCRIPTS / "sleeps.py")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=_sigint_as_in_a_terminal)
     assert proc.stdout.readline() == b"ready\n"
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
@@ -153,6 +162,18 @@ def test_ctrl_c_renders_what_was_captured_and_exits_130(tmp_path):
     assert text.index("root loss") > text.index("KeyboardInterrupt"), "the report follows the traceback"
     assert "gradscope/" not in text[:text.index("KeyboardInterrupt")], "no gradscope frame in the traceback"
     assert json.loads(capture.read_text())["backward_calls"] == 1
+
+
+@pytest.mark.parametrize("command", ["python", "gradscope"])
+def test_ctrl_c_ignored_by_the_parent_stays_ignored(command):
+    """Started with SIGINT ignored (a background job), python ignores Ctrl-C: so does gradscope."""
+    prefix = [sys.executable] if command == "python" else [sys.executable, "-m", "gradscope", "trace", "--quiet"]
+    proc = subprocess.Popen([*prefix, str(SCRIPTS / "probes" / "ignores_ctrl_c.py")], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ignoring_sigint)
+    assert proc.stdout.readline() == b"ready\n"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out, err) == (0, b"done\n", b"")
 
 
 def test_threads_run_and_their_backward_is_recorded(runs):
