@@ -82,7 +82,7 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
 
     tensors = []
     for rec in recs:
-        _refresh(rec)
+        _refresh(rec, recorder)
         info = _tensor_info(rec, cid, qualnames, display, snap_roots)
         info.kind = classify(info)
         tensors.append(info)
@@ -240,7 +240,7 @@ def _norm_series(of, name, tensor, s) -> NormSeries:
 # -- tensors -------------------------------------------------------------------------------------
 
 
-def _refresh(rec) -> None:
+def _refresh(rec, recorder: Recorder) -> None:
     t = rec.tensor()
     if t is None:
         rec.alive = False
