@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from gradscope.record.torch_private import DisableTorchFunction
 from gradscope.record.walk import nodes_from
 
 _Tensor = torch.Tensor
@@ -72,7 +73,7 @@ class NanWatch:
             if self.backward_done:
                 return
             try:
-                with torch._C.DisableTorchFunction():
+                with DisableTorchFunction():
                     self._check_node(name, event, grad_inputs, grad_outputs)
             except Exception as exc:  # noqa: BLE001
                 self.recorder.note_failure(exc)

@@ -16,6 +16,8 @@ import weakref
 
 import torch
 
+from gradscope.record.torch_private import foreach_norm
+
 SERIES_MAX = 512
 _strided = torch.strided
 _CLIP_FILE = os.path.join("torch", "nn", "utils", "clip_grad.py")
@@ -255,7 +257,7 @@ def _norms(tensors) -> list[float]:
     out = [0.0] * len(tensors)
     with torch.no_grad():
         for indices in by_device.values():
-            norms = torch._foreach_norm([tensors[i] for i in indices])
+            norms = foreach_norm([tensors[i] for i in indices])
             if len({n.dtype for n in norms}) > 1:
                 norms = [n.float() for n in norms]
             values = torch.stack(norms).cpu().double().tolist()

@@ -30,6 +30,7 @@ APIS = {
     "torch._C._set_torch_function_state": "backward runs with the mode's torch-function state",
     "torch.overrides._get_current_function_mode_stack": "a forked child keeps recording (never reports)",
     "torch.fx.traceback.format_stack": "anomaly mode's forward traces show gradscope's frames",
+    "torch._foreach_norm": "gradient norms take one norm call per tensor instead of one per device",
 }
 _found = {name: _lookup(name) for name in APIS}
 MISSING = tuple(name for name, value in _found.items() if value is None)
@@ -42,8 +43,16 @@ SET_GRAD_ENABLED = _found["torch._C._set_grad_enabled"]  # identity checked agai
 _get_state = _found["torch._C._get_torch_function_state"]
 _set_state = _found["torch._C._set_torch_function_state"]
 _mode_stack = _found["torch.overrides._get_current_function_mode_stack"]
+_foreach_norm = _found["torch._foreach_norm"]
 # the module whose format_stack anomaly mode calls (None: its traces are left as torch makes them)
 FX_TRACEBACK = importlib.import_module("torch.fx.traceback") if _found["torch.fx.traceback.format_stack"] else None
+
+
+def foreach_norm(tensors: list) -> list:
+    """The 2-norm of each tensor, in one batched call where this torch has `_foreach_norm`."""
+    if _foreach_norm is not None:
+        return list(_foreach_norm(tensors))
+    return [torch.linalg.vector_norm(t) for t in tensors]
 
 
 def torch_function_state():
