@@ -189,6 +189,12 @@ class Event(TypedDict):
     base: NotRequired[Index | None]  # error on an in-place op through a view: the leaf it views
     returns: NotRequired[list[Index]]  # custom_backward: lines of its `return` statements
     apply_line: NotRequired[Index | None]  # custom_backward: the line that applied the Function
+    cut: NotRequired[str]  # cut: why gradient stopped there (detach, no_grad, inference, library, nondiff, copy, value)
+    calls: NotRequired[Index]  # cut: how many times that line cut
+    off_line: NotRequired[Index | None]  # cut (no_grad): the line that turned grad mode off
+    def_line: NotRequired[Index | None]  # cut (no_grad): the def of a @torch.no_grad() function
+    api: NotRequired[str | None]  # cut (library), api_result: the library call (`Normal.sample`)
+    twin: NotRequired[str | None]  # cut (library): its differentiable twin (`rsample`)
 
 
 class ModuleInfo(TypedDict):

@@ -14,13 +14,14 @@ import functools
 import inspect
 import os
 import re
+import sys
 import textwrap
 import weakref
 
 import torch
 
 from gradscope.record.torch_private import SAVED_PREFIX, raw_saved
-from gradscope.record.walk import nodes_from
+from gradscope.record.walk import node_key, nodes_from
 
 _Tensor = torch.Tensor
 
@@ -50,6 +51,13 @@ LOSS_OPS = frozenset({
 _CHECKPOINT_FILE = os.path.join(os.path.dirname(torch.utils.__file__), "checkpoint.py")
 MAX_WALK = 20000  # graph nodes visited per walk of a never-backpropagated graph
 MAX_MUTATIONS = 50000  # storages remembered in the in-place log before it starts over
+MAX_CUT_SITES = 2000  # (line, op) sites where gradient stopped, kept for the cut frontier
+_DETACH_OPS = frozenset({"detach", "detach_", "Tensor.data"})
+# Ops that copy values out of the graph into a new tensor.
+# Ops whose result is not data flowing on from their input: freezing, reading a gradient.
+_NOT_CUTS = frozenset({"requires_grad_", "Tensor.requires_grad=", "Tensor.grad", "Tensor.grad=", "autograd.grad",
+                       "retain_grad"})
+_COPY_OPS = frozenset({"tensor", "as_tensor", "asarray", "from_numpy", "Tensor.new_tensor", "new_tensor"})
 
 
 class _LossSite:
@@ -71,6 +79,8 @@ class Facts:
         self.mutations: dict[int, tuple] = {}  # storage pointer -> last in-place op on it
         self.data_mutations: dict[int, tuple] = {}  # the same, for in-place ops through `.data`
         self.detach_sites: set[tuple] = set()
+        self.cut_sites: dict[tuple, dict] = {}
+        self.cut_walked: dict[int, set] = {}  # id(site) -> graph nodes already walked for it
 
     # -- losses ------------------------------------------------------------------------------
     @_guarded
@@ -143,6 +153,102 @@ class Facts:
         rec.note_event({"kind": "cut_params", "op": op, "file": file, "line": line,
                         "tensor": rec.record_for(inputs[0], file, line),
                         "reaches": self._params_reached(inputs[0].grad_fn)})
+
+    @_guarded
+    def on_cut(self, op, inputs, in_rg, outputs, file, line, grad_mode, off_by) -> None:
+        """An op made tensors that do not require grad from inputs that do: one `cut` event per site
+        (line, op), with why (see `analyse/findings/frontier.py`) and the trainable leaves upstream."""
+        if op in _NOT_CUTS:
+            return
+        lookup = self.recorder.lookup
+        cut_recs = [lookup(t) for t in outputs if not t.requires_grad]
+        if not cut_recs or cut_recs[0] is None:
+            return
+        if op in _DETACH_OPS:
+            why = "detach"
+        elif torch.is_inference_mode_enabled():
+            why = "inference"
+        elif not grad_mode:
+            why = "no_grad" if off_by is not None and off_by[0] else "library"
+        elif op in _COPY_OPS:
+            why = "copy"
+        else:
+            why = "nondiff"
+        site = self._cut_site(op, why, file, line, cut_recs[0])
+        if site is None:
+            return
+        if why == "no_grad":
+            site.setdefault("off_line", off_by[2])  # the `with` line, the set_grad_enabled call, the call
+            if len(off_by) > 4 and off_by[4] is not None:
+                site.setdefault("def_line", off_by[4])  # of a function decorated with @torch.no_grad()
+        if why == "library" and "api" not in site:
+            site["api"], site["twin"] = self._library_api()
+        self._note_reaches(site, [t for t, rg in zip(inputs, in_rg) if rg])
+
+    @_guarded
+    def on_value_read(self, op, t, file, line) -> None:
+        """`.item()` / `.tolist()` / `float()` of a tensor that requires grad: the value leaves the graph."""
+        site = self._cut_site(op, "value", file, line, self.recorder.record_for(t, file, line))
+        if site is not None:
+            self._note_reaches(site, [t])
+
+    @_guarded
+    def on_api_result(self, api, out, file, line) -> None:
+        """A tensor made inside a distribution's `log_prob` (the last one made is what it returned)."""
+        if isinstance(out, _Tensor) and out.requires_grad:
+            rec = self.recorder.lookup(out)
+            if rec is not None:
+                self.recorder.note_event({"kind": "api_result", "api": api, "file": file, "line": line,
+                                          "tensor": rec})
+
+    def _cut_site(self, op, why, file, line, rec):
+        key = (file, line, op, why)
+        site = self.cut_sites.get(key)
+        if site is None:
+            if len(self.cut_sites) >= MAX_CUT_SITES:
+                return None
+            site = self.cut_sites[key] = {"kind": "cut", "cut": why, "op": op, "file": file, "line": line,
+                                          "tensor": rec, "reaches": [], "calls": 0}
+            self.recorder.note_event(site)
+        site["calls"] += 1
+        return site
+
+    def _note_reaches(self, site, sources) -> None:
+        """Add the trainable leaves behind `sources`; each graph node is walked once per site, and at
+        most MAX_WALK nodes per site in all (a loop's later steps add only what is new)."""
+        reaches = site["reaches"]
+        seen = self.cut_walked.setdefault(id(site), set())
+        for t in sources:
+            while t.grad_fn is None and t._base is not None:
+                t = t._base  # a view made under no_grad has no grad_fn of its own (Normal.sample's expand)
+            if t.grad_fn is None:
+                rec = self.recorder.record_for(t)
+                if rec not in reaches:
+                    reaches.append(rec)
+                continue
+            budget = MAX_WALK - len(seen)
+            if budget <= 0:
+                continue
+            for node in nodes_from([t.grad_fn], budget, skip=seen):
+                seen.add(node_key(node))
+                variable = getattr(node, "variable", None) if type(node).__name__ == "AccumulateGrad" else None
+                if variable is not None:
+                    rec = self.recorder.record_for(variable)
+                    if rec not in reaches:
+                        reaches.append(rec)
+
+    def _library_api(self):
+        """The library function the user's code called (`Normal.sample`), and its differentiable twin."""
+        is_user = self.recorder.user_files.is_user_code
+        f, called = sys._getframe(2), None
+        while f is not None and not is_user(f.f_code):
+            f, called = f.f_back, f
+        if f is None or called is None:
+            return None, None
+        code = called.f_code
+        owner = called.f_locals.get("self") if code.co_argcount and code.co_varnames[0] == "self" else None
+        twin = "rsample" if code.co_name == "sample" and getattr(owner, "has_rsample", False) is True else None
+        return getattr(code, "co_qualname", code.co_name), twin
 
     # -- in-place ops --------------------------------------------------------------------------
     @_guarded

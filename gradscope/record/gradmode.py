@@ -27,17 +27,20 @@ class GradModeTracker:
     def __init__(self, is_user_code, on_library_off):
         self._is_user_code = is_user_code
         self._on_library_off = on_library_off  # called with the frame of a library's switch to off
-        self.off_by = None  # (is_user, file, line, how) of the switch that turned grad mode off
+        self.off_by = None  # (is_user, file, line, how, decorator line or None) of the switch that turned grad off
         self._stack: list[tuple[bool, object]] = []
 
     def on_switch(self, enable: bool, depth: int = 2) -> None:
         """Track one switch; `depth` is the frame of the caller of `set_grad_enabled` itself."""
         f = sys._getframe(depth)
         how = "no_grad"
+        decorated = None  # the function a @torch.no_grad() decorator is running
         while f is not None and f.f_code.co_filename.endswith(_GRAD_MODE_FILES):
             if f.f_code.co_name == "__init__" and f.f_back is not None \
                     and not f.f_back.f_code.co_filename.endswith(_GRAD_MODE_FILES):
                 how = "set_grad_enabled"  # called by the script itself, not by no_grad's __enter__
+            if f.f_code.co_name == "decorate_context":
+                decorated = getattr(f.f_locals.get("func"), "__code__", None)
             f = f.f_back
         is_user = f is not None and self._is_user_code(f.f_code)
         if not enable and not is_user and f is not None:
@@ -51,7 +54,10 @@ class GradModeTracker:
             stack.append((current, self.off_by))
         if not enable:
             if current or self.off_by is None:  # also a switch inside C++'s own grad-off (Function.forward)
-                self.off_by = (is_user, f.f_code.co_filename if f else None, f.f_lineno if f else None, how)
+                # a @torch.no_grad() function of the user's: its decorator's line as well as the call's
+                by_def = (decorated.co_firstlineno if is_user and decorated is not None
+                          and self._is_user_code(decorated) else None)
+                self.off_by = (is_user, f.f_code.co_filename if f else None, f.f_lineno if f else None, how, by_def)
         else:
             self.off_by = None
 

@@ -102,6 +102,7 @@ class RecordingMode(TorchFunctionMode):
         self.recorder = recorder
         self._names: dict = {}
         self._wrapper_names: dict = {}
+        self._api_codes = _api_codes()
 
     def _name(self, func):
         if type(func) is _MethodWrapper:
@@ -126,6 +127,8 @@ class RecordingMode(TorchFunctionMode):
         except Exception:  # noqa: BLE001 - unhashable or odd callables: just run them
             return func(*args, **kwargs)
         if plain:
+            if name in _VALUE_READS and args:
+                _value_read(recorder, name, args[0])
             if plain == _ESCAPE:
                 return self._escape(func, name, args, kwargs)
             return func(*args, **kwargs)
@@ -173,6 +176,13 @@ class RecordingMode(TorchFunctionMode):
                         recorder.on_notable(name, args[0], file, line, out)
                     if name in LOSS_OPS:
                         recorder.facts.on_loss(name, args, kwargs, out, file, line)
+                    caller = sys._getframe(1)
+                    api = self._api_codes.get(caller.f_code)
+                    if api is not None:  # an op inside a distribution's log_prob (or a helper it called)
+                        if api == "":
+                            api = self._api_codes.get(caller.f_back.f_code) if caller.f_back else None
+                        if api:
+                            recorder.facts.on_api_result(api, out, file, line)
         except Exception as exc:  # noqa: BLE001
             recorder.note_failure(exc)
         return out
@@ -224,6 +234,39 @@ class RecordingMode(TorchFunctionMode):
         state = torch_function_state()  # the user's call runs in it, not in ours (below)
         with _NoTorchFunction():  # the snapshot's reads must not reach a subclass's __torch_function__
             return recorder.on_backward(call, roots, inputs, call_in_state(func, state), args, kwargs)
+
+
+def _api_codes() -> dict:
+    """Code object -> "Categorical.log_prob" for every distribution's log_prob; "" for the helpers they
+    return through (Independent's `_sum_rightmost`): the recorder tags what log_prob returned."""
+    import torch.distributions as dists
+    from torch.distributions import utils
+
+    codes: dict = {}
+    for value in vars(dists).values():
+        if isinstance(value, type) and issubclass(value, dists.Distribution):
+            fn = value.__dict__.get("log_prob")
+            if fn is not None and hasattr(fn, "__code__"):
+                codes[fn.__code__] = f"{value.__name__}.log_prob"
+    helper = getattr(utils, "_sum_rightmost", None)
+    if helper is not None and hasattr(helper, "__code__"):
+        codes[helper.__code__] = ""
+    return codes
+
+
+_VALUE_READS = frozenset({"item", "tolist", "__float__", "__int__", "__index__"})
+
+
+def _value_read(recorder, name, t) -> None:
+    """A Python value read out of a tensor that requires grad: where its graph stops (cut frontier)."""
+    try:
+        with _NoTorchFunction():
+            if isinstance(t, _Tensor) and t.requires_grad:
+                file, line = recorder.where(4)
+                recorder.facts.on_value_read(name, t, file, line)
+    except Exception as exc:  # noqa: BLE001
+        recorder.note_failure(exc)
+
 
 
 _NOTABLE = frozenset({"Tensor.grad", "retain_grad"})

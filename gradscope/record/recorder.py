@@ -156,6 +156,8 @@ class Recorder:
         event.outputs = tuple(recs)
         if self.nan is not None:
             self.nan.after_op(op, inputs, outputs, mutated, file, line, module)
+        if any_rg:
+            self.facts.on_cut(op, inputs, in_rg, outputs, file, line, grad_mode, off_by)
 
     def on_internal_mutation(self, op, t) -> None:
         """A library changed a tensor in place with grad off (an optimizer updating a parameter)."""

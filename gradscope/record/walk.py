@@ -113,7 +113,7 @@ class Graph:
         def key_of(fn) -> tuple:
             key = keys.get(id(fn))
             if key is None:
-                key = keys[id(fn)] = _key(fn)
+                key = keys[id(fn)] = node_key(fn)
             return key
 
         root_key = key_of(root_fn)
@@ -242,7 +242,7 @@ class Graph:
                     pending.append(src)
 
 
-def _key(fn) -> tuple:
+def node_key(fn) -> tuple:
     """Stable while the node lives, even if its Python wrapper is recreated (ids are not)."""
     name = type(fn).__name__
     if name == "AccumulateGrad":
@@ -287,7 +287,7 @@ def nodes_from(roots, limit: int | None = None, skip=frozenset()):
     while stack and (limit is None or found < limit):
         fn = stack.pop()
         hold.append(fn)
-        key = _key(fn)
+        key = node_key(fn)
         if key in seen:
             continue
         seen.add(key)

@@ -25,6 +25,7 @@ from gradscope.analyse.findings.autograd_errors import (
 from gradscope.analyse.findings.context import SEVERITY_ORDER, Context, Finding
 from gradscope.analyse.findings.explain_tensor import explain_tensor
 from gradscope.analyse.findings.health import gradient_health
+from gradscope.analyse.findings.frontier import cut_terms
 from gradscope.analyse.findings.inference import inference_in_autograd
 from gradscope.analyse.findings.inplace import inplace_saved
 from gradscope.analyse.findings.integer_grad import integer_requires_grad
@@ -33,6 +34,7 @@ from gradscope.analyse.findings.no_gradient import intended_cuts, trainable_with
 from gradscope.analyse.findings.no_graph import backward_without_graph
 from gradscope.analyse.findings.nonleaf_grad import nonleaf_grad
 from gradscope.analyse.findings.optimizer import optimizer_audit
+from gradscope.analyse.findings.weights import gradient_carrying_weights
 from gradscope.capture import Capture
 
 __all__ = ["PASSES", "Finding", "explain_tensor", "find_all"]
@@ -48,11 +50,13 @@ PASSES = (
     other_backward_error,
     trainable_without_grad,
     intended_cuts,
+    cut_terms,
     nonleaf_grad,
     integer_requires_grad,
     inplace_saved,
     inference_in_autograd,
     loss_target_grad,
+    gradient_carrying_weights,
     optimizer_audit,
     gradient_health,
 )

@@ -3,7 +3,8 @@ probably meant (GS205 frozen parameters, GS206 detach into parameters trained el
 
 from __future__ import annotations
 
-from gradscope.analyse.findings.context import Context, Finding, unique, quoted, plural, listed
+from gradscope.analyse.findings.context import Context, Finding, listed, plural, quoted, unique
+from gradscope.analyse.findings.frontier import explain_never
 from gradscope.capture import TensorInfo
 
 
@@ -43,7 +44,8 @@ def trainable_without_grad(ctx: Context) -> list[Finding]:
         on_purpose = code == "GS203" and key[0] == "cut" and not held and all(t.kind == "leaf" for t in members)
         out.append(Finding(
             code, "info" if on_purpose else "warning", f"{listed(names)} never got a gradient",
-            unique([line, *(t.line for t in members), *ctx.backward_lines()]), names,
+            unique([*(line if isinstance(line, list) else [line]), *(t.line for t in members),
+                    *ctx.backward_lines()]), names,
             f".grad of {listed(names, 8)}{extra} stayed None through every recorded backward: {why}.{rebound}",
             fix))
     return out
@@ -141,15 +143,18 @@ class _Reach:
             return ("GS203", "graph", None, "it is in the graph of a backward call but received nothing",
                     "check hooks or custom Functions that return None for it")
         cuts = self.cuts.get(vid)
+        real = [c for c in cuts or () if c.cut in _EXPLAINS]
+        if cuts and not real and self.checkpoints:
+            cp = self.checkpoints[0]
+            return ("GS204", ("checkpoint", cp.get("line")), cp.get("line"),
+                    f"torch.utils.checkpoint at line {cp.get('line')} (reentrant) received no input that "
+                    "requires grad, so it recorded no graph for the layers inside it",
+                    "pass use_reentrant=False, or make one input require grad (e.g. x.requires_grad_()) "
+                    "before calling checkpoint")
+        frontier = explain_never(ctx, t, values=False)
+        if frontier is not None:
+            return frontier
         if cuts:
-            real = [c for c in cuts if c.cut in _EXPLAINS]
-            if not real and self.checkpoints:
-                cp = self.checkpoints[0]
-                return ("GS204", ("checkpoint", cp.get("line")), cp.get("line"),
-                        f"torch.utils.checkpoint at line {cp.get('line')} (reentrant) received no input that "
-                        "requires grad, so it recorded no graph for the layers inside it",
-                        "pass use_reentrant=False, or make one input require grad (e.g. x.requires_grad_()) "
-                        "before calling checkpoint")
             chosen = real[0] if real else cuts[0]
             reason = chosen.reason or "an input that does not require grad"
             how = {"detached": "detached", "no_grad": "computed under torch.no_grad()",
@@ -176,6 +181,9 @@ class _Reach:
                 return ("GS202", ("aux", line), line,
                         f"they only feed {quoted(name)} (line {line}), which was computed but never backpropagated",
                         f"add it to the loss you call backward() on (e.g. total = main_loss + weight * {name})")
+        frontier = explain_never(ctx, t, values=True)
+        if frontier is not None:
+            return frontier
         module = ctx.module_of(t.id) if t.kind == "parameter" else None
         if module is not None and not module.get("called", True):
             return ("GS201", ("module", module["name"]), t.line,

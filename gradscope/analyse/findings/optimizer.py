@@ -24,7 +24,9 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
                 "build the optimizer from the trainable ones only: "
                 "torch.optim.X(filter(lambda p: p.requires_grad, model.parameters()), ...)"))
     held = ctx.optimizer_params()
-    outside = [t for t in ctx.tensors.values() if t.kind == "parameter" and t.id not in held]
+    # a parameter that no longer exists (replaced by assignment or by tying, a template layer that
+    # nn.TransformerEncoder deep-copied) is nobody's to train
+    outside = [t for t in ctx.tensors.values() if t.kind == "parameter" and t.id not in held and t.alive]
     if capture.backward_calls and outside:
         trained = [t for t in outside if ctx.got_grad(t)]
         idle = [t for t in outside if not ctx.got_grad(t)]
