@@ -38,6 +38,10 @@ pictures: setup
 	$(BIN)/gradscope trace --quiet -o docs/legend.svg tests/scripts/all_kinds.py >/dev/null
 	$(BIN)/gradscope trace --quiet -o docs/rnn_5000_steps.svg tests/scripts/rnn_unrolled.py >/dev/null
 	$(BIN)/gradscope trace --quiet --format grads -o docs/grad_norms.svg tests/scripts/health_vanishing_mlp.py >/dev/null
+	$(BIN)/gradscope trace --quiet -o docs/resnet_frozen_stem.svg tests/scripts/models/resnet_frozen_stem.py >/dev/null
+	$(BIN)/gradscope trace --quiet --module-depth 2 -o docs/resnet_frozen_stem_collapsed.svg \
+	  tests/scripts/models/resnet_frozen_stem.py >/dev/null
+	$(BIN)/gradscope trace --quiet -o docs/gan_step.svg tests/scripts/models/gan_step.py >/dev/null
 	$(MAKE) --no-print-directory html-pictures
 
 # Screenshots of the HTML page after real clicks (headless chromium), for the README.

@@ -55,7 +55,7 @@ def _write_all(capture: Capture, planned, options, console) -> None:
             failed = failed or exc
             continue
         if console is not None and path != "-":
-            console.print(message, highlight=False, markup=False)
+            console.print(message, highlight=False, markup=False, soft_wrap=True)
     if failed is not None:
         raise failed
 

@@ -60,8 +60,8 @@ def test_deep_rnn_traces_walks_and_renders_without_recursion():
     assert sorted(params) == ["cell.bias_hh", "cell.bias_ih", "cell.weight_hh", "cell.weight_ih"]
     assert all(p.kind == "parameter" and p.grad_is_none is False for p in params.values())
 
-    tree = render_text(capture)
-    assert "root loss" in tree
+    tree = render_text(capture, {"view": "all"})
+    assert "root loss" in tree and "Gradient flow by module" in tree
     assert render_bytes(capture, "dot", {}).startswith(b"digraph")
     again = Capture.loads(capture.dumps())
     assert len(again.nodes) == size and len(again.edges) == len(capture.edges)

@@ -138,7 +138,7 @@ def test_torch_compile_does_not_crash_and_is_labelled(tmp_path):
     from gradscope.render.dot import render_dot
 
     note = "region: the ops inside it are not visible to gradscope"  # (DOT escapes the quote before it)
-    assert note in render_text(capture) and note in render_dot(capture, {})  # and says so
+    assert note in render_text(capture, {"view": "graph"}) and note in render_dot(capture, {})  # and says so
 
 
 def test_tensor_subclasses_and_parameters(tmp_path, capsys):

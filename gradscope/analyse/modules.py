@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from gradscope.analyse.graph import GraphView
-from gradscope.analyse.statuses import Cut, Statuses, freeze_lines
+from gradscope.analyse.statuses import Cut, Statuses, freeze_lines, module_entries
 from gradscope.capture import Capture, TensorInfo
 
 _LAST_INDEX = re.compile(r"^(.*)\.(\d+)$")
@@ -75,21 +75,19 @@ def module_statuses(capture: Capture, statuses: Statuses, view: GraphView | None
     lines = freeze_lines(capture)
     roots = recorded_roots(capture)
     out: dict[str, ModuleStatus] = {}
-    for m in capture.modules:
-        name = m.get("name")
-        if not isinstance(name, str) or name in out:
-            continue
-        out[name] = ModuleStatus(name, m.get("type"), None, called=bool(m.get("called", True)))
+    entries = module_entries(capture)
+    called = {m.get("name"): m.get("called", True) is not False for m in capture.modules
+              if isinstance(m.get("name"), str)}
+    for name, mtype, _ in entries:
+        if name not in out:
+            out[name] = ModuleStatus(name, mtype, None, called=called.get(name, True))
     for name, status in out.items():
         parent = _parent(name, out)
         status.parent = parent
         if parent is not None:
             out[parent].children.append(name)
-    for m in capture.modules:
-        name = m.get("name")
-        if name not in out:
-            continue
-        for p in m.get("params", []):
+    for name, _, params in entries:
+        for p in params:
             ancestor: str | None = name
             while ancestor is not None:
                 status = out[ancestor]

@@ -150,6 +150,20 @@ def freeze_lines(capture: Capture) -> dict[int, int]:
     return lines
 
 
+def module_entries(capture: Capture) -> list[tuple[str, str | None, list[int]]]:
+    """(name, type, parameter ids) of each module the capture lists; module records are free-form
+    dicts, so anything malformed in one is skipped rather than trusted."""
+    out = []
+    for m in capture.modules:
+        name, mtype, params = m.get("name"), m.get("type"), m.get("params", [])
+        if not isinstance(name, str):
+            continue
+        params = [p for p in params if isinstance(p, int) and not isinstance(p, bool)] \
+            if isinstance(params, list) else []
+        out.append((name, mtype if isinstance(mtype, str) else None, params))
+    return out
+
+
 def frozen_units(capture: Capture) -> dict[int, str]:
     """Frozen parameter id -> the largest module containing it whose parameters are all frozen
     (`model.stem`, not `model.stem.0` and `model.stem.1`); the deepest module holding it otherwise."""
@@ -157,11 +171,8 @@ def frozen_units(capture: Capture) -> dict[int, str]:
     owner: dict[int, str] = {}
     total: dict[str, int] = {}
     frozen: dict[str, int] = {}
-    for m in capture.modules:
-        name = m.get("name")
-        if not isinstance(name, str):
-            continue
-        for p in m.get("params", []):
+    for name, _, params in module_entries(capture):
+        for p in params:
             if p in owner and owner[p].count(".") >= name.count("."):
                 continue
             owner[p] = name

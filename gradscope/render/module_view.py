@@ -14,7 +14,7 @@ from rich.text import Text
 
 from gradscope.analyse.graph import GraphView
 from gradscope.analyse.modules import ModuleStatus, Row, fold_names, fold_rows, module_of, module_statuses, recorded_roots
-from gradscope.analyse.statuses import Cut, Statuses
+from gradscope.analyse.statuses import Cut, Statuses, module_entries
 from gradscope.capture import Capture
 from gradscope.render.fold import blank_indices
 
@@ -23,7 +23,7 @@ MARKS = {True: "✓", False: "✗", None: "·"}
 
 def has_modules(capture: Capture) -> bool:
     """The module view has something to say: the script made a module with parameters."""
-    return any(m.get("params") for m in capture.modules)
+    return any(params for _, _, params in module_entries(capture))
 
 
 def module_renderables(capture: Capture, view: GraphView, statuses: Statuses) -> list:

@@ -18,7 +18,7 @@ from rich.tree import Tree
 
 from gradscope.analyse.graph import GraphView, compiled_note, shape_text
 from gradscope.analyse.modules import param_grad_norm
-from gradscope.analyse.statuses import Statuses, describe_cuts
+from gradscope.analyse.statuses import Statuses, describe_cuts, module_entries
 from gradscope.analyse.statuses import compute as compute_statuses
 from gradscope.capture import Capture, TensorInfo
 from gradscope.render.module_view import has_modules, module_renderables
@@ -360,11 +360,8 @@ def shorten_middle(name: str, width: int) -> str:
 def _param_owners(capture: Capture) -> dict[int, str]:
     """Parameter id -> the deepest module holding it."""
     owners: dict[int, str] = {}
-    for m in capture.modules:
-        name = m.get("name")
-        if not isinstance(name, str):
-            continue
-        for p in m.get("params", []):
+    for name, _, params in module_entries(capture):
+        for p in params:
             if p not in owners or name.count(".") > owners[p].count("."):
                 owners[p] = name
     return owners
@@ -372,7 +369,7 @@ def _param_owners(capture: Capture) -> dict[int, str]:
 
 def _buffer_ids(capture: Capture) -> set[int]:
     """Module buffers (running stats): constants named after their module, not leaves."""
-    modules = {m.get("name") for m in capture.modules}
+    modules = {name for name, _, _ in module_entries(capture)}
     return {t.id for t in capture.tensors if t.kind == "constant" and t.name and t.scope is None
             and "." in t.name and t.name.rsplit(".", 1)[0] in modules}
 
