@@ -150,6 +150,16 @@ def loop(s: Settings) -> list:
     ]
 
 
+def assignments(s: Settings) -> list:
+    steps = "300000" if s.quick else "1000000"
+    plains, traceds = alternate([PY, workload("assignments"), steps],
+                                [*GRADSCOPE, "-q", workload("assignments"), steps], s.repeats)
+    p, t = median(r.facts["loop_s"] for r in plains), median(r.facts["loop_s"] for r in traceds)
+    n = plains[0].facts["assignments"]
+    return [("assignments", f"{n} plain-Python assignments (binding hook): plain {p:.2f} s, traced {t:.2f} s",
+             f"{t / p:.2f}x", "<= 1.30x", t / p <= 1.3)]
+
+
 def peers(s: Settings) -> list:
     if not os.path.exists(PEERS_PY):
         return [("peers", "torchviz, torchview, torchlens", "not installed",
@@ -232,4 +242,5 @@ def grad_health(s: Settings) -> list:
 
 
 ALL = {"transformer": transformer, "tiny_ops": tiny_ops, "deep_rnn": deep_rnn, "rnn_svg": rnn_svg,
-       "big_activations": big_activations, "loop": loop, "peers": peers, "load": load, "grad_health": grad_health}
+       "big_activations": big_activations, "loop": loop, "assignments": assignments, "peers": peers, "load": load,
+       "grad_health": grad_health}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from gradscope.capture import Capture
@@ -19,24 +20,29 @@ from gradscope.capture import Capture
 
 @dataclass
 class TraceResult:
-    capture: Capture
+    capture: Capture | None  # None in a forked child of the script (it does not report)
     exit_code: int
     interrupted: bool = False
 
+    @property
+    def forked_child(self) -> bool:
+        return self.capture is None
 
-def trace_target(target, args: list[str], *, step: int | None = None, roots=(),
-                 stop_after: int | None = None, health=None) -> TraceResult:
+
+def trace_target(target, args: list[str], *, step: int | None = None, roots=(), stop_after: int | None = None,
+                 health=None, as_main: bool = False) -> TraceResult:
     """Run a resolved script/module target under instrumentation and build its capture.
 
-    `health`: {"grad_norms", "nan", "stop_after_nan"} (see `Recorder`), defaults when None."""
-    """Run a resolved script/module target under instrumentation and build its capture."""
+    `health`: {"grad_norms", "nan", "stop_after_nan"} (see `Recorder`), defaults when None.
+    `as_main`: this process is the script's (the CLI): what the script left (argv, cwd, `__main__`)
+    stays for its atexit handlers, and a child it forked and that ran to the end gets no capture."""
     _check_stop_after(step, stop_after)
     from gradscope.record.build import build_capture
     from gradscope.record.names import compile_user_source
     from gradscope.record.session import Instrumentation
     from gradscope import runner
 
-    user_roots = [target.path0] if target.module_name else [os.path.dirname(target.path)]
+    user_roots = [target.path0] if target.module_name else [os.path.dirname(target.path), target.path0]
     instrumentation = Instrumentation(user_roots, step=step, root_names=roots, stop_after=stop_after,
                                       health=health)
 
@@ -44,17 +50,16 @@ def trace_target(target, args: list[str], *, step: int | None = None, roots=(),
         with instrumentation:
             execute()
 
-    result = runner.run(target, args, compile_user_source, wrap)
+    pid = os.getpid()
+    result = runner.run(target, args, compile_user_source, wrap, as_main=as_main)
+    if os.getpid() != pid:  # a child the script forked ran to the end: only its parent reports
+        return TraceResult(None, result.exit_code, result.interrupted)
     recorder = instrumentation.recorder
     with instrumentation.suspended():
         recorder.finish(result.namespace)
         exit_info = {"code": result.exit_code, "exception": result.exception}
         capture = build_capture(recorder, script=target.display, argv=[target.argv0, *args], exit_info=exit_info)
     _check_step(step, recorder.backward_count)
-    # The script is over; what is left (the capture) lives until the process ends. Keep the cyclic
-    # collector from rescanning it while the report is rendered: on a 100,000-node graph those
-    # rescans cost more than rendering itself.
-    gc.freeze()
     return TraceResult(capture, result.exit_code, result.interrupted)
 
 
@@ -64,6 +69,18 @@ def _check_stop_after(step, stop_after) -> None:
 
         raise UsageError(f"--step {step} asks for a backward call after --stop-after {stop_after} ends the "
                          "script; choose --step at most --stop-after")
+
+
+@contextmanager
+def frozen_heap():
+    """While the report is rendered, keep the cyclic collector from rescanning the script's heap (on
+    a 100,000-node graph those rescans cost more than rendering itself); unfreeze afterwards, so
+    that the script's cycles are still collected at exit and their `__del__` runs, as under python."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _check_step(step, count) -> None:

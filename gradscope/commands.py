@@ -9,6 +9,7 @@ import json
 import os
 import sys
 
+from gradscope.api import frozen_heap
 from gradscope.capture import Capture
 from gradscope.errors import CaptureError, RenderError
 from gradscope.escape import for_terminal, printable_finding
@@ -28,8 +29,13 @@ def _plan_outputs(outputs: list[str], fmt: str | None) -> list[tuple[str, str]]:
             from gradscope.render.grads import require_matplotlib
 
             require_matplotlib(chosen.split(".")[1])
-        planned.append((path, chosen))
+        planned.append((path, chosen, _absolute(path)))
     return planned
+
+
+def _absolute(path: str) -> str:
+    """Where to write `path`: fixed before the run, as the script may change directory (and keeps it)."""
+    return path if path == "-" else os.path.abspath(path)
 
 
 def _resolve(script: str | None, module: str | None):
@@ -41,21 +47,21 @@ def _resolve(script: str | None, module: str | None):
 def _trace(target, args, step, roots, stop_after=None, health=None):
     from gradscope.api import trace_target
 
-    return trace_target(target, args, step=step, roots=roots, stop_after=stop_after, health=health)
+    return trace_target(target, args, step=step, roots=roots, stop_after=stop_after, health=health, as_main=True)
 
 
 def _write_all(capture: Capture, planned, options, console) -> None:
     """Write every output that can be written (a missing `dot` must not cost the JSON or the text
     outputs), then report the first failure."""
     failed = None
-    for path, fmt in planned:
+    for path, fmt, where in planned:
         try:
-            message = write_output(capture, path, fmt, options)
+            message = write_output(capture, where, fmt, options)
         except RenderError as exc:
             failed = failed or exc
             continue
         if console is not None and path != "-":
-            console.print(message, highlight=False, markup=False, soft_wrap=True)
+            console.print(message.replace(where, path), highlight=False, markup=False, soft_wrap=True)
     if failed is not None:
         raise failed
 
@@ -78,8 +84,6 @@ def per_rank_path(path: str, rank: int) -> str:
 
 def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, findings, render_options,
           report_rank: int = 0, stop_after: int | None = None, health: dict | None = None) -> int:
-    from gradscope.console import stderr_console
-
     check_options(render_options)
     ranks = distributed_rank()
     if ranks is not None:  # every rank traces and writes; one prints (the others would interleave)
@@ -89,9 +93,20 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
     target = _resolve(script, module)
     planned = _plan_outputs(outputs, fmt)
     if json_path:
-        planned.insert(0, (json_path, "json"))
-    check_outputs([path for path, _ in planned], [target.path, *files_named(args)])
+        planned.insert(0, (json_path, "json", _absolute(json_path)))
+    check_outputs([path for path, _, _ in planned], [target.path, *files_named(args)])
     result = _trace(target, args, step, roots, stop_after, health)
+    if result.forked_child:
+        return result.exit_code
+    with frozen_heap():
+        _report(result, planned, quiet, findings, render_options, ranks)
+    return result.exit_code
+
+
+def _report(result, planned, quiet, findings, render_options, ranks) -> None:
+    """The report on stderr (unless quiet), then every planned output."""
+    from gradscope.console import stderr_console
+
     console = None if quiet else stderr_console()
     if console is not None:
         from gradscope.render.tree import print_report
@@ -106,7 +121,6 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
             _print_findings(shown, console)
         _print_incomplete(shown, console)
     _write_all(result.capture, planned, render_options, console)
-    return result.exit_code
 
 
 def _print_incomplete(capture: Capture, console) -> None:
@@ -131,7 +145,8 @@ def explain(*, target, module, args, tensors, json_path, step, stop_after=None, 
     from gradscope.console import stderr_console
     from gradscope.render.findings import findings_json, print_explanation, print_findings
 
-    outputs = [json_path] if json_path else []
+    outputs = [_absolute(json_path)] if json_path else []
+    json_path = outputs[0] if outputs else None
     if module is None and target is not None and target.endswith(".json") and os.path.isfile(target):
         check_outputs(outputs, [target])
         capture, code = load_capture(target), 0
@@ -139,6 +154,8 @@ def explain(*, target, module, args, tensors, json_path, step, stop_after=None, 
         resolved = _resolve(target, module)
         check_outputs(outputs, [resolved.path, *files_named(args)])
         result = _trace(resolved, args, step, (), stop_after, health)
+        if result.forked_child:
+            return result.exit_code
         capture, code = result.capture, result.exit_code
     console = stderr_console()
     if capture.stopped_after is not None:
@@ -174,6 +191,8 @@ def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_afte
     if json_path and reporting:
         check_outputs([json_path], [target.path, *files_named(args)])
     result = _trace(target, args, None, (), stop_after)
+    if result.forked_child:
+        return result.exit_code
     runs, note = [run_facts(result.capture, ranks[0] if ranks else None)], None
     if ranks is not None:
         runs, note = _gather_ranks(runs[0], *ranks)
@@ -253,8 +272,8 @@ def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict
         if fmt is None:
             fmt = "tree"
     planned = _plan_outputs(outputs, fmt)
-    check_outputs([path for path, _ in planned], [capture_path])
-    if any(path == "-" and f == "tree" for path, f in planned) and len(planned) == 1:
+    check_outputs([path for path, _, _ in planned], [capture_path])
+    if any(path == "-" and f == "tree" for path, f, _ in planned) and len(planned) == 1:
         from gradscope.render.tree import render_text
 
         shown = for_terminal(capture)

@@ -10,9 +10,12 @@ This module does not import torch.
 
 from __future__ import annotations
 
+import atexit
+import builtins
 import importlib.machinery
 import importlib.util
 import os
+import signal
 import sys
 import traceback
 import types
@@ -55,7 +58,8 @@ def resolve_script(script: str) -> Target:
     if os.path.isdir(script):
         raise UsageError(f"{script} is a directory; give the path of a .py script (or use -m for a package)")
     path = os.path.abspath(script)
-    return Target(path=path, argv0=script, path0=os.path.dirname(path))
+    # python puts the folder of the script's real file first on sys.path (symlinks resolved)
+    return Target(path=path, argv0=script, path0=os.path.dirname(os.path.realpath(path)))
 
 
 def resolve_module(name: str) -> Target:
@@ -88,19 +92,25 @@ class PyRunner:
     """Runs one target as python would, in two steps (as coverage.py's `PyRunner`):
     `prepare()` sets paths, argv and a fresh `__main__` before anything is imported for the
     script; `run()` compiles and executes it. `restore()` puts the interpreter back as it was, for
-    callers that go on in the same process (an in-process trace)."""
+    callers that go on in the same process (an in-process trace).
 
-    def __init__(self, target: Target, args: list[str]):
+    With `as_main` the process is the script's: `restore()` then leaves argv, cwd and `__main__` as the
+    script left them (atexit handlers and threads still running see them), and a run ended by Ctrl-C
+    ends the process by SIGINT once atexit handlers ran, as python does."""
+
+    def __init__(self, target: Target, args: list[str], *, as_main: bool = False):
         self.target = target
         self.args = list(args)
+        self.as_main = as_main
         self.main_module: types.ModuleType | None = None
+        self.interrupted = False
         self._saved = None
 
     def prepare(self) -> None:
         target = self.target
         main_mod = types.ModuleType("__main__")
         main_mod.__file__ = target.path
-        main_mod.__builtins__ = __builtins__
+        main_mod.__builtins__ = builtins
         main_mod.__loader__ = importlib.machinery.SourceFileLoader("__main__", target.path)
         main_mod.__spec__ = target.spec
         main_mod.__cached__ = None
@@ -115,6 +125,8 @@ class PyRunner:
         sys.modules["__main__"] = main_mod
         sys.modules["__mp_main__"] = main_mod
         self.main_module = main_mod
+        if self.as_main:  # registered before the script's own handlers, so it runs after them
+            atexit.register(self._exit_by_sigint_if_interrupted)
 
     def run(self, compile_source: Callable[[bytes, str], Any],
             wrap: Callable[[Callable[[], None]], None] | None = None) -> RunResult:
@@ -143,7 +155,7 @@ class PyRunner:
         except KeyboardInterrupt as exc:
             _print_user_exception(exc)
             result.exit_code = 130
-            result.interrupted = True
+            result.interrupted = self.interrupted = True
             result.exception = _exception_info(exc, target.path)
         except BaseException as exc:  # noqa: BLE001 - the user's exception: report it like python
             _print_user_exception(exc)
@@ -156,8 +168,10 @@ class PyRunner:
             return
         argv, path, main, mp_main, cwd = self._saved
         self._saved = None
+        sys.path[:] = path  # gradscope's own imports after the run must not find the script's modules
+        if self.as_main:
+            return
         sys.argv = argv
-        sys.path[:] = path
         _restore_module("__main__", main)
         _restore_module("__mp_main__", mp_main)
         try:
@@ -166,10 +180,24 @@ class PyRunner:
             pass
 
 
+    def _exit_by_sigint_if_interrupted(self) -> None:
+        """Python ends a run stopped by KeyboardInterrupt by killing itself with SIGINT (after its
+        atexit handlers), so that the shell sees a Ctrl-C."""
+        if not self.interrupted:
+            return
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - a closed stream: nothing left to flush
+                pass
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+
+
 def run(target: Target, args: list[str], compile_source: Callable[[bytes, str], Any],
-        wrap: Callable[[Callable[[], None]], None] | None = None) -> RunResult:
+        wrap: Callable[[Callable[[], None]], None] | None = None, *, as_main: bool = False) -> RunResult:
     """Prepare, run and restore in one call (see `PyRunner`)."""
-    runner = PyRunner(target, args)
+    runner = PyRunner(target, args, as_main=as_main)
     runner.prepare()
     try:
         return runner.run(compile_source, wrap)
@@ -185,11 +213,13 @@ def _restore_module(name: str, module) -> None:
 
 
 def _exit_code(exc: SystemExit) -> int:
+    """The status python exits with: an int code is cast to a C long long (-1 when out of range), then
+    the system keeps its low 8 bits; anything else is printed and exits 1."""
     code = exc.code
     if code is None:
         return 0
     if isinstance(code, int):
-        return code & 0xFF if code >= 0 else code & 0xFF
+        return code & 0xFF if -(2**63) <= code < 2**63 else 0xFF
     print(code, file=sys.stderr)
     return 1
 
@@ -240,14 +270,25 @@ def strip_own_stack(stack: list) -> list:
 
 
 def _print_user_exception(exc: BaseException) -> None:
+    """Report the script's exception as python does: without our frames, through `sys.excepthook`
+    (the script may have set its own), with `sys.last_*` set for atexit handlers and debuggers."""
     seen = set()
     current = exc
     while current is not None and id(current) not in seen:  # chained exceptions too
         seen.add(id(current))
         current.__traceback__ = strip_own_frames(current.__traceback__)
         current = current.__cause__ or current.__context__
+    sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
+    if hasattr(sys, "last_exc"):  # Python 3.12+
+        sys.last_exc = exc
     sys.stderr.flush()
-    traceback.print_exception(type(exc), exc, exc.__traceback__)
+    try:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    except BaseException as hook_error:  # noqa: BLE001 - python's own fallback, word for word
+        print("Error in sys.excepthook:", file=sys.stderr)
+        sys.__excepthook__(type(hook_error), hook_error, hook_error.__traceback__)
+        print("\nOriginal exception was:", file=sys.stderr)
+        sys.__excepthook__(type(exc), exc, exc.__traceback__)
     sys.stderr.flush()
 
 
@@ -264,6 +305,9 @@ def _exception_info(exc: BaseException, script: str) -> dict:
         tb = tb.tb_next
     if isinstance(exc, SyntaxError) and line is None:
         line, file = exc.lineno, exc.filename
-    message = str(exc)
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - python prints such an exception as "<exception str() failed>"
+        message = "<exception str() failed>"
     return {"type": type(exc).__name__, "message": message, "line": line,
             "file": os.path.basename(file) if file else None}

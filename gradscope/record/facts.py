@@ -442,8 +442,9 @@ class Facts:
             if name == "AccumulateGrad":
                 continue
             names = graph.saved_names(fn)
-            if names:
-                self.on_node(fn, _PendingNode(name, fn), names, pending=True)
+            pending = _PendingNode(name, fn)
+            if names and not graph.unpack_would_call_hooks(pending.event):
+                self.on_node(fn, pending, names, pending=True)
 
 
 _CUSTOM_BACKWARD = re.compile(r"[Ff]unction (\w+) returned an (?:incorrect number of gradients|invalid gradient)")

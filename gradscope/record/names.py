@@ -3,10 +3,15 @@
 After every assignment to a plain name (`x = ...`, `a, b = ...`, `x += ...`, `for x in`, `with ... as x`,
 `x: T = ...`) the rewritten code calls a binding hook with the value, the name, the line and the
 enclosing function. This names both tensors in `x = x * 2` (a line tracer or a scan of globals at
-exit would only see the last), costs a few microseconds per binding, and keeps the user's line
-numbers because the code is compiled under the real file name with the original locations.
+exit would only see the last) and keeps the user's line numbers, as the code is compiled under the
+real file name with the original locations.
 
-The hook is reached through `builtins` so the user's globals stay exactly as under plain python.
+The hook runs only for values of a type not yet known to be plain (an int, a list, the script's own
+classes): the rewritten code checks `if type(x) not in PLAIN_TYPES: __gradscope_bind__(x, "x", 3, None)`
+inline, with `type` and the set loaded as constants of the code object (no global lookup), so a
+pure-Python loop pays a few bytecodes per assignment, not a call. `type()` never runs the value's
+own code (`__class__`, `__eq__`, `__hash__`), unlike `isinstance`. The hook itself is reached
+through `builtins`, so the user's globals stay exactly as under plain python.
 """
 
 from __future__ import annotations
@@ -16,9 +21,25 @@ import builtins
 import importlib.abc
 import importlib.machinery
 import sys
+import types
+import warnings
 from typing import Callable
 
 HOOK_NAME = "__gradscope_bind__"
+# Types the hook has found plain (it fills the set; emptied when tracing ends, so that it keeps no
+# class, and through its methods no module globals, alive). Rewritten code holds this very set.
+class _TypeSet(set):
+    """A set that can sit among a code object's constants, which tools such as torch.compile hash:
+    hashed by identity. Membership is still set's own (C) lookup."""
+
+    __hash__ = object.__hash__
+
+
+PLAIN_TYPES: set = _TypeSet()
+# Placeholder constants in the rewritten AST, replaced by `type` and `PLAIN_TYPES` after compiling.
+_TYPE_SLOT = complex(7.0, 1e-300)
+_PLAIN_SLOT = complex(7.0, 2e-300)
+_SLOTS = {_TYPE_SLOT: type, _PLAIN_SLOT: PLAIN_TYPES}
 
 
 class _BindingInserter(ast.NodeTransformer):
@@ -92,7 +113,9 @@ class _BindingInserter(ast.NodeTransformer):
                 keywords=[],
             )
         )
-        return ast.copy_location(call, located)
+        value_type = ast.Call(func=ast.Constant(_TYPE_SLOT), args=[ast.Name(name, ast.Load())], keywords=[])
+        test = ast.Compare(left=value_type, ops=[ast.NotIn()], comparators=[ast.Constant(_PLAIN_SLOT)])
+        return ast.copy_location(ast.If(test=test, body=[call], orelse=[]), located)
 
 
 def _target_names(targets) -> list[str]:
@@ -114,12 +137,25 @@ def compile_user_source(source: str | bytes, filename: str):
     tree = ast.parse(source, filename=filename)  # a SyntaxError belongs to the user: let it raise
     try:
         rewritten = ast.fix_missing_locations(_BindingInserter().visit(tree))
-        return compile(rewritten, filename, "exec", dont_inherit=True)
+        with warnings.catch_warnings():  # calling a constant warns at compile time: only ours is hidden
+            warnings.filterwarnings("ignore", r"'complex' object is not callable", SyntaxWarning)
+            return _fill_slots(compile(rewritten, filename, "exec", dont_inherit=True))
     except Exception:  # noqa: BLE001 - instrumentation must never stop the user's script
         return compile(source, filename, "exec", dont_inherit=True)
 
 
+def _fill_slots(code: types.CodeType) -> types.CodeType:
+    """Put `type` and `PLAIN_TYPES` in place of their placeholder constants, in nested code too."""
+    consts = tuple(
+        _fill_slots(c) if isinstance(c, types.CodeType)
+        else _SLOTS.get(c, c) if type(c) is complex else c
+        for c in code.co_consts
+    )
+    return code.replace(co_consts=consts)
+
+
 def install_hook(hook: Callable) -> None:
+    """`hook(value, name, line, scope)` runs for values whose type is not in `PLAIN_TYPES`."""
     setattr(builtins, HOOK_NAME, hook)
 
 
@@ -127,6 +163,7 @@ def remove_hook() -> None:
     # Leave a no-op behind: code compiled with hooks (functions defined by the script, imported user
     # modules) may still run after tracing ends, e.g. in atexit handlers or in a notebook.
     setattr(builtins, HOOK_NAME, _noop)
+    PLAIN_TYPES.clear()
 
 
 def _noop(value, name, line, scope):

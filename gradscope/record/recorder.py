@@ -21,6 +21,7 @@ from gradscope.record.norms import NormTracker
 from gradscope.record.records import MAX_CUT_DEPTH, OpEvent, TensorRecord
 from gradscope.record.registry import TensorRegistry, refresh_state
 from gradscope.record.snapshots import SnapshotStore
+from gradscope.record.torch_private import saved_tensors_hooked
 
 _Tensor = torch.Tensor
 _Module = torch.nn.Module
@@ -147,6 +148,8 @@ class Recorder:
             refresh_state(rec, t)
             fn = t.grad_fn
             if fn is not None and id(fn) not in seen_nodes:
+                if not seen_nodes and saved_tensors_hooked():
+                    event.hooked = self.graph.saved_hooks_seen = True
                 seen_nodes.add(id(fn))
                 fn.metadata["gradscope"] = event
                 seq = rec.node_seq
@@ -225,7 +228,8 @@ class Recorder:
 
     # -- names -------------------------------------------------------------------------------
     def bind(self, value, name: str, line: int, scope) -> None:
-        if isinstance(value, _Tensor):
+        kind = type(value)  # never isinstance: it may run the value's own `__class__`
+        if issubclass(kind, _Tensor):
             rec = self.lookup(value)
             if rec is None:
                 f = self.user_frame(2)
@@ -236,9 +240,9 @@ class Recorder:
                 self.norms.track(rec)
             if value.grad_fn is not None:
                 self.facts.on_bind(value, name, line)
-        elif isinstance(value, _Module):
+        elif issubclass(kind, _Module):
             self.modules.bind_module(value, name)
-        elif isinstance(value, _Optimizer):
+        elif issubclass(kind, _Optimizer):
             self.modules.bind_optimizer(value, name)
 
     # -- modules (hooks) ---------------------------------------------------------------------
@@ -348,14 +352,15 @@ class Recorder:
         variables = {}
         if namespace is not None:
             for name, value in list(namespace.items()):
-                if isinstance(value, _Tensor) and not name.startswith("__"):
+                kind = type(value)  # never isinstance: it may run the value's own `__class__`
+                if issubclass(kind, _Tensor) and not name.startswith("__"):
                     rec = self.record_for(value)
                     if rec.name is None:
                         rec.name = name
                     variables[name] = rec
-                elif isinstance(value, _Module):
+                elif issubclass(kind, _Module):
                     self.modules.bind_module(value, name)
-                elif isinstance(value, _Optimizer):
+                elif issubclass(kind, _Optimizer):
                     self.modules.bind_optimizer(value, name)
         self.variables = variables
         self.facts.finish()

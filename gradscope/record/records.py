@@ -110,7 +110,7 @@ MAX_CUT_DEPTH = 16
 
 class OpEvent:
     __slots__ = ("op", "inputs", "in_rg", "outputs", "file", "line", "module", "seq", "grad_mode", "depth",
-                 "__weakref__")
+                 "hooked", "__weakref__")
 
     def __init__(self, op, inputs, in_rg, file, line, module, grad_mode):
         self.op = op
@@ -123,6 +123,7 @@ class OpEvent:
         self.seq = None
         self.grad_mode = grad_mode
         self.depth = 0
+        self.hooked = False  # saved_tensors_hooks were in effect: its nodes' saved tensors are never read
 
     def weak(self):
         return weakref.ref(self)

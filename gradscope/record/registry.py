@@ -1,7 +1,9 @@
 """The tensor registry: one `TensorRecord` per tensor object the script touched, held weakly.
 
 A record outlives its tensor (the capture describes freed tensors too); the registry only maps live
-tensors to their records, and forgets a tensor the moment it is freed, so ids are never confused.
+tensors to their records, and forgets a freed tensor before it is next asked anything, so ids are
+never confused. The weak references' callback is a list's `append`, which runs no Python code: a
+Ctrl-C cannot land in it (in a Python callback it would be printed as "Exception ignored" and lost).
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ class TensorRegistry:
     def __init__(self):
         self._live: dict[int, list] = {}  # id(tensor) -> [ref, record, producing event]
         self.next_id = 0
+        self._freed: list[_Ref] = []  # references whose tensor was freed, not yet forgotten (never rebound)
 
     def lookup(self, t) -> TensorRecord | None:
+        if self._freed:
+            self._forget_freed()
         entry = self._live.get(id(t))
         if entry is not None and entry[0]() is t:
             return entry[1]
@@ -45,7 +50,9 @@ class TensorRegistry:
         """A record for a tensor not seen before, made by `event` (None: first seen as an input)."""
         rec = TensorRecord(self.next_id)
         self.next_id += 1
-        ref = _Ref(t, self._on_tensor_freed)
+        if self._freed:
+            self._forget_freed()
+        ref = _Ref(t, self._freed.append)
         ref.key = id(t)
         rec.ref = ref
         self._live[id(t)] = [ref, rec, event]
@@ -60,13 +67,18 @@ class TensorRegistry:
 
     def entries(self) -> list[tuple]:
         """(weak ref, record, producing event) of every live tensor, as a list (safe to iterate)."""
+        if self._freed:
+            self._forget_freed()
         return [tuple(entry) for entry in self._live.values()]
 
-    def _on_tensor_freed(self, ref) -> None:
-        entry = self._live.get(ref.key)
-        if entry is not None and entry[0] is ref:
-            del self._live[ref.key]
-            entry[1].alive = False
+    def _forget_freed(self) -> None:
+        freed, live = self._freed, self._live  # the same list: every reference appends to it
+        while freed:
+            ref = freed.pop()
+            entry = live.get(ref.key)
+            if entry is not None and entry[0] is ref:
+                del live[ref.key]
+                entry[1].alive = False
 
 
 def refresh_state(rec: TensorRecord, t) -> None:

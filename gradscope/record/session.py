@@ -44,6 +44,7 @@ class Instrumentation:
         self.recorder = Recorder(self.user_files, step=step, root_names=tuple(root_names), stop_after=stop_after,
                                  **(health or {}))
         self.finder = names.UserModuleFinder(self.user_files.is_user_file)
+        self._bindable_types: set = set()
         self._handles: list = []
         self._mode: RecordingMode | None = None
         self._orig_thread_run = None
@@ -54,8 +55,15 @@ class Instrumentation:
 
     # -- guarded entry points for hooks ----------------------------------------------------------
     def _bind(self, value, name, line, scope):
-        # Runs after every assignment in the user's code: plain Python values leave at once.
-        if not isinstance(value, _BINDABLE) or _compiling():
+        # Runs after an assignment in the user's code whose value's type is not known plain yet.
+        # Decided on the type (never `isinstance`, which may run the value's `__class__`).
+        kind = type(value)
+        if kind not in self._bindable_types:
+            if not issubclass(kind, _BINDABLE):
+                names.PLAIN_TYPES.add(kind)  # the rewritten code will not call for this type again
+                return
+            self._bindable_types.add(kind)
+        if _compiling():
             return
         try:
             with _NoTorchFunction():
@@ -135,6 +143,7 @@ class Instrumentation:
             self._unpatch_threads()
             self.finder.remove()
             names.remove_hook()
+            self._bindable_types.clear()
             for handle in self._handles:
                 handle.remove()
             self._handles = []

@@ -31,6 +31,7 @@ APIS = {
     "torch.overrides._get_current_function_mode_stack": "a forked child keeps recording (never reports)",
     "torch.fx.traceback.format_stack": "anomaly mode's forward traces show gradscope's frames",
     "torch._foreach_norm": "gradient norms take one norm call per tensor instead of one per device",
+    "torch._C._autograd._top_saved_tensors_default_hooks": "saved tensors are never read (shapes, in-place checks)",
 }
 _found = {name: _lookup(name) for name in APIS}
 MISSING = tuple(name for name, value in _found.items() if value is None)
@@ -53,6 +54,18 @@ def foreach_norm(tensors: list) -> list:
     if _foreach_norm is not None:
         return list(_foreach_norm(tensors))
     return [torch.linalg.vector_norm(t) for t in tensors]
+_top_saved_hooks = _found["torch._C._autograd._top_saved_tensors_default_hooks"]
+
+
+def saved_tensors_hooked() -> bool:
+    """Are `saved_tensors_hooks` in effect now (so that reading a saved tensor would run the script's
+    unpack hook)? True when this torch cannot tell."""
+    if _top_saved_hooks is None:
+        return True
+    try:
+        return _top_saved_hooks(False) is not None
+    except Exception:  # noqa: BLE001
+        return True
 
 
 def torch_function_state():

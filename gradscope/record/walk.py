@@ -24,7 +24,7 @@ import torch
 
 from gradscope.capture import json_scalar
 from gradscope.record.registry import TensorRegistry, refresh_state
-from gradscope.record.torch_private import SAVED_PREFIX, sequence_nr, tensor_version
+from gradscope.record.torch_private import SAVED_PREFIX, raw_saved, sequence_nr, tensor_version
 
 _SCALARS = (bool, int, float, str)
 STACK_BYTES_PER_NODE = 512  # C stack torch uses per node when it frees a walked graph (measured <= 280)
@@ -90,6 +90,7 @@ class Graph:
         self.nodes: dict[tuple, GraphNode] = {}
         self._saved_names: dict[type, list[str]] = {}
         self.snapshot_count = 0
+        self.saved_hooks_seen = False  # some op ran under saved_tensors_hooks (set by the recorder)
 
     @without_gc
     def snapshot(self, root_recs, root_tensors, call, file, line, step) -> Snapshot:
@@ -169,8 +170,11 @@ class Graph:
             elif len(claimants) == 1 and claimants[0].tensor() is None:
                 node.owner = claimants[0]
             node.claimants = claimants
-        node.saved = self._saved(fn, name)
+        hooked = self.unpack_would_call_hooks(event)
+        node.saved = self._saved(fn, hooked)
         facts = self._facts
+        if hooked:
+            return node  # reading its saved tensors would run the script's unpack hook
         if facts.data_mutations or any(entry.get("state") == "modified" for entry in node.saved):
             facts.on_node(fn, node, self.saved_names(fn))  # only then can it find anything
         return node
@@ -182,11 +186,19 @@ class Graph:
             names = self._saved_names[type(fn)] = [a for a in dir(fn) if a.startswith(SAVED_PREFIX)]
         return names
 
-    def _saved(self, fn, name) -> list:
+    def unpack_would_call_hooks(self, event) -> bool:
+        """May reading this node's saved tensors run a saved_tensors_hooks unpack hook of the script?
+        Known for nodes of recorded ops; for other nodes, whenever any op ran under such hooks."""
+        return event.hooked if event is not None else self.saved_hooks_seen
+
+    def _saved(self, fn, hooked: bool) -> list:
         names = self.saved_names(fn)
         saved = []
         for attr in names:
             entry = {"name": attr[len(SAVED_PREFIX):]}
+            if hooked and raw_saved(fn, attr) is not None:  # a saved tensor: only its name
+                saved.append(entry)
+                continue
             try:
                 value = getattr(fn, attr)
             except RuntimeError as exc:

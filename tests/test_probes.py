@@ -1,0 +1,136 @@
+"""Probes of issue 11: what a script can observe under `gradscope trace` is what `python` gives it.
+
+Each probe in `tests/scripts/probes/` runs under python and under `gradscope trace --quiet --json`
+(concurrently, to keep the suite fast); the test compares stdout, exit code and stderr, and asserts
+the fact itself on python's run, so that two equally wrong runs cannot pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import SCRIPTS
+
+PROBES = SCRIPTS / "probes"
+TESTS = SCRIPTS.parent
+
+# name -> arguments after `python` (the probe and its own arguments); all run from tests/
+CASES = {
+    "main_globals": ["main_globals.py"],
+    "exit_2_64": ["exit_with.py", "2**64"],
+    "exit_minus_2_70": ["exit_with.py", "-2**70"],
+    "exit_2_31_3": ["exit_with.py", "2**31+3"],
+    "excepthook": ["excepthook.py"],
+    "bad_str": ["bad_str.py"],
+    "atexit_state": ["atexit_state.py", "a", "b"],
+    "del_at_exit": ["del_at_exit.py"],
+    "bind_evil": ["bind_evil.py"],
+    "saved_hooks": ["saved_hooks.py"],
+}
+
+
+def _run(argv, cwd=TESTS):
+    env = dict(os.environ, NO_COLOR="1", PYTHONHASHSEED="0")
+    env.pop("FORCE_COLOR", None)
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=300)
+
+
+def _both(args, tmp, cwd=TESTS, quiet=True):
+    capture = tmp / "capture.json"
+    options = ["--quiet"] if quiet else []
+    return ([sys.executable, *args], cwd), ([sys.executable, "-m", "gradscope", "trace", *options, "--json",
+                                             str(capture), *args], cwd), capture
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """{name: (python run, gradscope run, capture or None)}, every case run concurrently."""
+    jobs = {}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for name, args in CASES.items():
+            tmp = tmp_path_factory.mktemp(name)
+            (py, py_cwd), (gs, gs_cwd), capture = _both([str(PROBES / args[0]), *args[1:]], tmp)
+            jobs[name] = (pool.submit(_run, py, py_cwd), pool.submit(_run, gs, gs_cwd), capture)
+        return {name: (py.result(), gs.result(), json.loads(c.read_text()) if c.exists() else None)
+                for name, (py, gs, c) in jobs.items()}
+
+
+def _same(runs, name):
+    py, gs, capture = runs[name]
+    assert (gs.returncode, gs.stdout, gs.stderr.decode()) == (py.returncode, py.stdout, py.stderr.decode())
+    return py.stdout.decode(), capture
+
+
+def test_main_namespace_is_pythons(runs):
+    out, _ = _same(runs, "main_globals")
+    assert "'__annotations__', '__builtins__', '__cached__'" in out
+    assert "module None SourceFileLoader None {'count': <class 'int'>}" in out
+
+
+@pytest.mark.parametrize("name, code", [("exit_2_64", 255), ("exit_minus_2_70", 255), ("exit_2_31_3", 3)])
+def test_out_of_range_exit_codes(runs, name, code):
+    _same(runs, name)
+    assert runs[name][0].returncode == code
+
+
+def test_excepthook_runs_and_atexit_sees_last_value(runs):
+    out, capture = _same(runs, "excepthook")
+    assert out == "hook saw ValueError from the script True\nlast_value ValueError('from the script')\n"
+    assert capture["exit"]["exception"]["type"] == "ValueError"
+
+
+def test_exception_whose_str_raises(runs):
+    _same(runs, "bad_str")
+    py = runs["bad_str"][0]
+    assert py.stderr.decode().endswith("Unprintable: <exception str() failed>\n")
+
+
+def test_atexit_and_threads_see_argv_cwd_and_main_as_the_script_left_them(runs):
+    out, _ = _same(runs, "atexit_state")
+    assert "thread ['changed'] probes the script's module" in out
+    assert out.endswith("atexit ['changed'] probes the script's module\n")
+
+
+def test_del_of_a_cycle_runs_at_exit(runs):
+    out, _ = _same(runs, "del_at_exit")
+    assert out == "made\nflushed\n"
+
+
+def test_binding_hook_never_calls_the_values_dunders(runs):
+    out, capture = _same(runs, "bind_evil")
+    assert out == "assigned Evil Evil\n" and capture["exit"]["code"] == 0
+
+
+def test_saved_tensors_hooks_are_never_run_by_gradscope(runs):
+    out, capture = _same(runs, "saved_hooks")
+    assert out.endswith(" left 0\n") and capture["backward_calls"] == 1
+    saved = {n["name"]: n["saved"] for n in capture["nodes"]}
+    assert saved["MulBackward0"] == [{"name": "other"}, {"name": "self"}]  # names only: values need an unpack
+
+
+def test_symlinked_script_imports_its_real_siblings(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "sibling.py").write_text("WHERE = 'real'\n")
+    (real / "script.py").write_text("import sys, sibling\nprint(sibling.WHERE, sys.path[0].endswith('real'))\n")
+    link = tmp_path / "link"
+    link.mkdir()
+    (link / "script.py").symlink_to(real / "script.py")
+    (py, py_cwd), (gs, gs_cwd), _ = _both([str(link / "script.py")], tmp_path, cwd=tmp_path)
+    py, gs = _run(py, py_cwd), _run(gs, gs_cwd)
+    assert (gs.returncode, gs.stdout, gs.stderr) == (py.returncode, py.stdout, py.stderr)
+    assert py.stdout == b"real True\n"
+
+
+def test_forked_child_that_runs_to_the_end_does_not_report(tmp_path):
+    (py, py_cwd), (gs, gs_cwd), capture = _both([str(PROBES / "fork_child.py")], tmp_path, quiet=False)
+    py, gs = _run(py, py_cwd), _run(gs, gs_cwd)
+    assert (gs.returncode, gs.stdout) == (py.returncode, py.stdout) == (0, b"child [3.0, 3.0]\nparent [3.0, 3.0]\n")
+    assert gs.stderr.decode().count("gradscope fork_child.py") == 1, gs.stderr.decode()
+    assert json.loads(capture.read_text())["backward_calls"] == 1
