@@ -1,7 +1,7 @@
 """`--format grads`: gradient norms per module over the backward calls of each call site.
 
 In the terminal, a rich table with one unicode sparkline per module; as SVG/PNG/PDF, a chart drawn
-by matplotlib (the optional extra `gradscope[plots]`). Reads only the capture's `grad_health`.
+by matplotlib (the optional extra `torch-gradscope[plots]`). Reads only the capture's `grad_health`.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def require_matplotlib(fmt: str) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise RenderError(f"{fmt.upper()} charts of gradient norms need matplotlib: pip install 'gradscope[plots]' "
+        raise RenderError(f"{fmt.upper()} charts of gradient norms need matplotlib: pip install 'torch-gradscope[plots]' "
                           "(or render without -o for sparklines in the terminal)") from None
 
 
