@@ -27,7 +27,6 @@ KIND_STYLES: dict[str, tuple[str, str, str, str]] = {
     "nondiff": ("trapezium", "dashed,filled", "#ffcdd2", "output of a non-differentiable op"),
     "constant": ("ellipse", "dotted,filled", "#eeeeee", "constant (requires_grad=False)"),
     "module": ("box3d", "filled", "#e3f2fd", "collapsed module (--module-depth)"),
-    "module_frozen": ("box3d", "dashed,filled", "#bbdefb", "collapsed frozen module"),
     "elided": ("note", "dotted,filled", "#ffffff", "elided nodes (--max-nodes)"),
 }
 NOTE_STYLE = ("plaintext", "solid", "#ffffff", "")
@@ -80,8 +79,8 @@ def to_dot(d: Drawing, legend: bool = True) -> str:
     _clusters(d, out)
     for e in d.edges:
         out.append(f"  {e.src} -> {e.dst} [{_edge_attrs(e)}];")
-    out.extend(_beside_consumers(d))
-    if legend:
+    if legend:  # static pictures; the HTML page assembles its own DOT and does not place these yet
+        out.extend(_beside_consumers(d))
         _legend(d, out)
     out.append("}")
     return "\n".join(out) + "\n"

@@ -449,12 +449,19 @@ def collapse_modules(drawing: Drawing, depth: int) -> Drawing:
                     box.details["frozen"] += 1
                     if v.details.get("why cut"):
                         frozen_lines.setdefault(box.vid, set()).add(v.details["why cut"])
+    for box in boxes.values():  # what a user asks of a closed module (the HTML page says the same)
+        inside = {v.vid for v in drawing.vertices.values() if v.module and (v.module == box.module or
+                  v.module.startswith(box.module + ".")) and v.run == box.run}
+        kinds = [drawing.vertices[vid].kind for vid in inside]
+        box.details["trainable parameters"] = kinds.count("parameter")
+        box.details["frozen parameters"] = kinds.count("frozen")
+        box.details["cuts inside"] = sorted({e.label for e in drawing.edges if e.status == "cut" and not e.back
+                                             and e.label and (e.dst in inside or e.src in inside)}) or "none"
     for box in boxes.values():
         trainable, frozen = box.details["trainable"], box.details["frozen"]
         parts = ([f"{trainable} trainable"] if trainable else []) + ([f"{frozen} frozen"] if frozen else [])
         box.lines.append(" · ".join(parts) if parts else f"{box.details['members']} vertices, no parameters")
         if frozen and not trainable:
-            box.kind = "module_frozen"
             box.lines[-1] = "frozen" + (f" · {sorted(frozen_lines[box.vid])[0].split(' · ', 1)[-1]}"
                                         if box.vid in frozen_lines else "")
     out = Drawing(drawing.title, runs=drawing.runs, module_types=drawing.module_types, notes=list(drawing.notes))
