@@ -48,8 +48,8 @@ def test_broken_flow_fails_with_reasons_and_agrees_with_pytorch(tmp_path):
 
     reasons = {f["param"]: f["reason"] for f in by_rule["trains"]["failures"]}
     assert reasons["model.stem.0.weight"] == f"frozen at line {_line('p.requires_grad = False')} (requires_grad = False)"
-    assert reasons["model.blocks.1.conv2.bias"] == (f"no gradient: `features` was detached by detach() at line "
-                                                    f"{_line('features = features.detach()')}")
+    assert reasons["model.blocks.1.conv2.bias"] == (f"no gradient: detach() at line "
+                                                    f"{_line('features = features.detach()')} cuts the result from the graph")
     assert reasons["model.head.weight"] == "in no optimizer (the script built `optimizer` (SGD))"
     # the same blocks on the terminal; the held-by-optimizer detach is a warning finding
     assert f"✗ --trains *: 14 of 14 parameters do not train  (lines {_line('p.requires_grad = False')}, {_line('features = features.detach()')})" in proc.stderr

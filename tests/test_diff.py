@@ -93,7 +93,7 @@ def test_two_configs_end_to_end(tmp_path):
     [params] = [c for c in result["changes"] if c["section"] == "parameters"]
     assert params["subject"].split(", ") == [f"model.blocks.{i}.{conv}.{p}" for i in (0, 1) for conv in ("conv1", "conv2")
                                              for p in ("weight", "bias")]
-    assert params["what"] == f"stopped getting a gradient: `features` was detached by detach() at line {line}"
+    assert params["what"] == f"stopped getting a gradient: detach() at line {line} cuts the result from the graph"
 
 
 def test_bad_input_and_incompatible_formats_exit_2(tmp_path):

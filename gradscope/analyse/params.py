@@ -67,6 +67,8 @@ def _why_no_gradient(capture: Capture, reach, t: TensorInfo) -> tuple[str, int |
     if failed:
         return f"backward at line {failed[0].line} raised ({failed[0].raised.splitlines()[0]})", failed[0].line
     code, key, line, why, _fix = reach.explain(t)
+    if isinstance(line, list):  # the cut frontier cites its lines, first the one that cut
+        line = line[0] if line else None
     if code == "GS203" and key[0] == "cut":
         why = why.split(": ", 1)[-1]  # "detached (detach() · line 37)"
     return _singular(why), line
