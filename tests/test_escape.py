@@ -32,13 +32,13 @@ def test_for_terminal_escapes_every_string_of_a_capture_and_leaves_the_original(
 
 def test_report_render_and_explain_of_a_hostile_script_send_no_control_character(tmp_path):
     cap = tmp_path / "c.json"
-    traced = run_gradscope("trace", "--json", cap, SCRIPTS / "control_chars.py")
+    traced = run_gradscope("trace", "--view", "all", "--json", cap, SCRIPTS / "control_chars.py")
     assert traced.returncode == 1, traced.stderr
     data = json.loads(cap.read_text())
     assert any("\x1b]0;pwned\x07" in n["name"] for n in data["nodes"])  # the capture keeps the real names
     assert any("\x1b[2J" in m["name"] for m in data["modules"])
     report = traced.stderr[traced.stderr.index("gradscope control_chars.py"):]  # after the script's own traceback
-    rendered = run_gradscope("render", cap)
+    rendered = run_gradscope("render", "--view", "all", cap)
     explained = run_gradscope("explain", "--tensor", "y", cap)
     missing = run_gradscope("render", tmp_path / "no\x1b[2J.json")
     for proc in (rendered, explained, missing):
