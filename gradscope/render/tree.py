@@ -408,4 +408,6 @@ def render_text(capture: Capture, options: dict | None = None, width: int = 240)
 
 
 def print_report(capture: Capture, console: Console, options: dict | None = None) -> None:
-    console.print(Group(*_renderer(options).renderables(capture)))
+    header, *rest = _renderer(options).renderables(capture)
+    console.print(header, soft_wrap=True)  # one line at any width: scripts and users grep it
+    console.print(Group(*rest))
