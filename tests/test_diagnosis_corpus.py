@@ -14,6 +14,7 @@ printed so that a regression names its script.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_gradscope, run_python
+from conftest import ROOT, run_gradscope, run_python
 
 CORPUS = Path(__file__).resolve().parent / "diagnosis"
 BUGGY = sorted((CORPUS / "buggy").glob("*.py"))
@@ -63,7 +64,7 @@ def diagnose(script: Path) -> Diagnosis:
             result.findings = json.loads(out.read_text())["findings"]
         else:
             result.problem = f"no findings written; stderr ends: {proc.stderr[-400:]}"
-        if "Traceback" in proc.stderr and "gradscope" in proc.stderr.split("Traceback", 1)[1]:
+        if f'File "{ROOT / "gradscope"}{os.sep}' in proc.stderr:  # a frame of gradscope's own code
             result.problem = f"gradscope traceback: {proc.stderr[-400:]}"
     result.python_exit_code = run_python(script, timeout=300).returncode
     return result
