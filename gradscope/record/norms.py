@@ -147,7 +147,7 @@ class NormTracker:
             if t is None:
                 continue
             g = t.grad
-            if g is not None and g.layout is _strided and not g.is_complex():
+            if g is not None and _measurable(g):
                 recs.append(rec)
                 grads.append(g)
         step = self.recorder.backward_count
@@ -216,8 +216,7 @@ class NormTracker:
         if before is None or before[0] is not optimizer:
             return
         params = _step_params(optimizer)
-        lrs = [group.get("lr") for group in optimizer.param_groups for p in group["params"]
-               if p.layout is _strided and not p.is_complex()]
+        lrs = [group.get("lr") for group in optimizer.param_groups for p in group["params"] if _measurable(p)]
         after = _norms(params)
         if len(after) != len(before[1]):
             return  # the step changed the parameter groups
@@ -244,9 +243,13 @@ class NormTracker:
             self.grad_scaler = True
 
 
+def _measurable(t) -> bool:
+    """A tensor whose 2-norm is a real number we can read: dense, real, and holding data (not meta)."""
+    return t.layout is _strided and not t.is_complex() and not t.is_meta
+
+
 def _step_params(optimizer) -> list:
-    return [p for group in optimizer.param_groups for p in group["params"]
-            if p.layout is _strided and not p.is_complex()]
+    return [p for group in optimizer.param_groups for p in group["params"] if _measurable(p)]
 
 
 def _norms(tensors) -> list[float]:
