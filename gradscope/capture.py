@@ -4,7 +4,7 @@ Everything after recording (analysis, rendering, `gradscope render`) works from 
 alone, so this module must never import torch. A capture round-trips through JSON exactly:
 `Capture.loads(c.dumps()) == c`.
 
-The records are msgspec `Struct`s and the dict-shaped parts are `TypedDict`s: the type annotations
+The records (events included: one typed record per kind) are msgspec `Struct`s and the few dict-shaped parts are `TypedDict`s: the type annotations
 below *are* the schema (docs/capture-format.md), and msgspec decodes and validates a file against it
 in one pass, so `render` and `explain` never see a value of the wrong type, a null where a list
 belongs, a negative id or count, or an integer outside int64.
@@ -161,40 +161,150 @@ class ExitInfo(TypedDict):
     exception: ExceptionInfo | None
 
 
-class Event(TypedDict):
-    """A notable moment kept for the findings. `kind` says which; the other keys depend on it."""
+class _Event(_Record, tag_field="kind", omit_defaults=True):
+    """A notable moment kept for the findings, at the user's line that caused it. `kind` (the tag)
+    says which record it is; tensor fields are tensor ids."""
 
-    kind: str
-    op: NotRequired[str | None]
-    file: NotRequired[str | None]
-    line: NotRequired[Index | None]
-    tensor: NotRequired[Index | None]  # the tensor it happened to
-    input: NotRequired[Index | None]  # loss_target: the prediction
-    tensors: NotRequired[list[Index]]  # error: the tensors involved
-    reaches: NotRequired[list[Index]]  # cut_params, unused_loss: parameters the cut graph reaches
-    nearby: NotRequired[Index | None]  # error: a float tensor made from `tensor` that requires grad
-    saved: NotRequired[Index | None]  # saved_*: the saved tensor
-    saved_name: NotRequired[str]
-    node: NotRequired[str]  # saved_*: the grad_fn class
-    saved_by_op: NotRequired[str | None]
-    saved_by_line: NotRequired[Index | None]
-    pending: NotRequired[bool]  # saved_*: found in a graph not yet backpropagated
-    inputs_require_grad: NotRequired[bool]  # checkpoint
-    backward_calls: NotRequired[Index]  # grad_read, retain_grad: backward calls so far
-    retains_grad: NotRequired[bool]
-    grad_none: NotRequired[bool]
-    error: NotRequired[str]  # error: "Type: message"
-    requires_grad_kwarg: NotRequired[bool]
-    dtype: NotRequired[str | None]
-    base: NotRequired[Index | None]  # error on an in-place op through a view: the leaf it views
-    returns: NotRequired[list[Index]]  # custom_backward: lines of its `return` statements
-    apply_line: NotRequired[Index | None]  # custom_backward: the line that applied the Function
-    cut: NotRequired[str]  # cut: why gradient stopped there (detach, no_grad, inference, library, nondiff, copy, value)
-    calls: NotRequired[Index]  # cut: how many times that line cut
-    off_line: NotRequired[Index | None]  # cut (no_grad): the line that turned grad mode off
-    def_line: NotRequired[Index | None]  # cut (no_grad): the def of a @torch.no_grad() function
-    api: NotRequired[str | None]  # cut (library), api_result: the library call (`Normal.sample`)
-    twin: NotRequired[str | None]  # cut (library): its differentiable twin (`rsample`)
+    file: str | None = None
+    line: Index | None = None
+
+    def tensor_refs(self) -> list[tuple[str, int | None]]:
+        """(field, tensor id) for every tensor this event names."""
+        refs = [(key, getattr(self, key)) for key in _EVENT_TENSOR_FIELDS if hasattr(self, key)]
+        refs += [(key, tid) for key in _EVENT_TENSOR_LIST_FIELDS for tid in getattr(self, key, ())]
+        return refs
+
+
+class InplaceEvent(_Event, tag="inplace"):
+    """An in-place op on a tensor, or a change of its requires_grad (`requires_grad_`, `.requires_grad =`)."""
+
+    op: str | None = None
+    tensor: Index | None = None
+
+
+class _GradAccess(_Event):
+    op: str | None = None
+    tensor: Index | None = None
+    backward_calls: Index = 0  # backward calls so far
+    retains_grad: bool = False
+    grad_none: bool = False
+
+
+class GradReadEvent(_GradAccess, tag="grad_read"):
+    """`.grad` read on a non-leaf tensor."""
+
+
+class RetainGradEvent(_GradAccess, tag="retain_grad"):
+    """`retain_grad()` called on a tensor."""
+
+
+class ErrorEvent(_Event, tag="error"):
+    """A tensor op that raised, with the tensors involved."""
+
+    op: str | None = None
+    error: str = ""  # "Type: message"
+    requires_grad_kwarg: bool = False
+    dtype: str | None = None  # the integer dtype asked to require grad
+    tensor: Index | None = None
+    nearby: Index | None = None  # a float tensor made from `tensor` that requires grad
+    tensors: list[Index] = msgspec.field(default_factory=list)
+    base: Index | None = None  # an in-place op through a view: the leaf it views
+
+
+class LossTargetEvent(_Event, tag="loss_target"):
+    """A loss function's call: `tensor` is its target, `input` the prediction."""
+
+    op: str | None = None
+    tensor: Index | None = None
+    input: Index | None = None
+
+
+class CutParamsEvent(_Event, tag="cut_params"):
+    """A tensor whose graph reaches parameters was detached or read out; `reaches` are those parameters."""
+
+    op: str | None = None
+    tensor: Index | None = None
+    reaches: list[Index] = msgspec.field(default_factory=list)
+
+
+class UnusedLossEvent(_Event, tag="unused_loss"):
+    """A loss computed and never backpropagated from; `reaches` are the parameters its graph reaches."""
+
+    op: str | None = None
+    tensor: Index | None = None
+    reaches: list[Index] = msgspec.field(default_factory=list)
+
+
+class ApiResultEvent(_Event, tag="api_result"):
+    """A tensor returned by a library call the findings read (a distribution's `log_prob`)."""
+
+    api: str | None = None
+    tensor: Index | None = None
+
+
+CutWhy = Literal["detach", "no_grad", "inference", "library", "nondiff", "copy", "value"]
+
+
+class CutEvent(_Event, tag="cut"):
+    """A (line, op) site whose outputs stopped carrying gradient; see analyse/findings/frontier.py."""
+
+    cut: CutWhy = "nondiff"
+    op: str | None = None
+    tensor: Index | None = None  # the first output it cut
+    reaches: list[Index] = msgspec.field(default_factory=list)  # trainable leaves upstream of the cut
+    calls: Index = 0  # how many times that line cut
+    off_line: Index | None = None  # no_grad: the line that turned grad mode off
+    def_line: Index | None = None  # no_grad: the def of a @torch.no_grad() function
+    api: str | None = None  # library: the library call (`Normal.sample`)
+    twin: str | None = None  # library: its differentiable twin (`rsample`)
+
+
+class _SavedChange(_Event):
+    op: str | None = None  # the op that changed it, at file/line
+    tensor: Index | None = None  # the tensor that op changed
+    saved: Index | None = None  # the saved tensor
+    saved_name: str = ""
+    node: str = ""  # the grad_fn class that saved it
+    saved_by_op: str | None = None
+    saved_by_line: Index | None = None
+    pending: bool = False  # found in a graph not yet backpropagated
+
+
+class SavedModifiedEvent(_SavedChange, tag="saved_modified"):
+    """A tensor saved for backward was modified in place."""
+
+
+class SavedChangedViaDataEvent(_SavedChange, tag="saved_changed_via_data"):
+    """A tensor saved for backward was changed through `.data`, which hides it from the version check."""
+
+
+class EscapeEvent(_Event, tag="escape"):
+    """A tensor computed under no_grad/inference that later fed a backward root."""
+
+    op: str | None = None
+    tensor: Index | None = None
+    backward_calls: Index = 0
+
+
+class CustomBackwardEvent(_Event, tag="custom_backward"):
+    """A custom `autograd.Function` whose backward returned the wrong number of gradients (file/line: its def)."""
+
+    node: str = ""
+    returns: list[Index] = msgspec.field(default_factory=list)  # lines of its `return` statements
+    apply_line: Index | None = None  # the line that applied the Function
+
+
+class CheckpointEvent(_Event, tag="checkpoint"):
+    """An activation-checkpoint call."""
+
+    inputs_require_grad: bool = False
+
+
+Event = (InplaceEvent | GradReadEvent | RetainGradEvent | ErrorEvent | LossTargetEvent | CutParamsEvent
+         | UnusedLossEvent | ApiResultEvent | CutEvent | SavedModifiedEvent | SavedChangedViaDataEvent | EscapeEvent
+         | CustomBackwardEvent | CheckpointEvent)
+_EVENT_TENSOR_FIELDS = ("tensor", "input", "nearby", "saved", "base")
+_EVENT_TENSOR_LIST_FIELDS = ("tensors", "reaches")
 
 
 class ModuleInfo(TypedDict):
@@ -461,8 +571,7 @@ def _check_references(capture: Capture) -> None:
     tensor_refs = {t.detached_from for t in tensors}
     tensor_refs.update([n.tensor for n in nodes], [n.variable for n in nodes], [r.tensor for r in capture.roots],
                        capture.variables.values(), [s.get("tensor") for n in nodes for s in n.saved],
-                       [e.get(k) for e in events for k in ("tensor", "input", "nearby", "saved")],
-                       [i for e in events for k in ("tensors", "reaches") for i in e.get(k, ())],
+                       [tid for e in events for _, tid in e.tensor_refs()],
                        [i for m in capture.modules for i in m["params"]],
                        [i for o in capture.optimizers for i in o["params"]])
     node_refs = {t.node for t in tensors}
@@ -511,11 +620,8 @@ def _name_bad_reference(capture: Capture, tensor_ids: set[int], node_ids: set[in
         for saved in node.saved:
             tensor_ref(saved.get("tensor"), f"node {node.id}")
     for i, event in enumerate(capture.events):
-        for key in ("tensor", "input", "nearby", "saved"):
-            tensor_ref(event.get(key), f"events[{i}].{key}")
-        for key in ("tensors", "reaches"):
-            for tid in event.get(key, ()):
-                tensor_ref(tid, f"events[{i}].{key}")
+        for key, tid in event.tensor_refs():
+            tensor_ref(tid, f"events[{i}].{key}")
     for section in ("modules", "optimizers"):
         for entry in getattr(capture, section):
             for tid in entry["params"]:

@@ -21,3 +21,15 @@ class CaptureError(GradscopeError):
 
 class RenderError(GradscopeError):
     """An output could not be produced (e.g. Graphviz's `dot` is missing)."""
+
+
+def log_internal_failure(entry: dict) -> None:
+    """With GRADSCOPE_DIAGNOSTICS_LOG=FILE, append one of gradscope's own failures to FILE as a JSON line:
+    the test suite sets it and fails when any run, in-process or not, had one."""
+    import json
+    import os
+
+    path = os.environ.get("GRADSCOPE_DIAGNOSTICS_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")

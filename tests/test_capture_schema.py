@@ -9,7 +9,7 @@ import math
 import pytest
 
 from conftest import ROOT, SCRIPTS, run_gradscope
-from gradscope.capture import FORMAT_VERSION, Capture, EdgeInfo, NodeInfo, RootInfo, TensorInfo
+from gradscope.capture import FORMAT_VERSION, Capture, EdgeInfo, InplaceEvent, NodeInfo, RootInfo, TensorInfo
 from gradscope.errors import CaptureError
 
 DATA = ROOT / "tests" / "data"
@@ -25,7 +25,7 @@ def _capture() -> dict:
                       saved=[{"name": "self", "shape": [2], "dtype": "float32", "version": 0, "tensor": 0}])]
     capture = Capture(script="s.py", argv=["s.py"], tensors=tensors, nodes=nodes, edges=[EdgeInfo("t0", "t1")],
                       roots=[RootInfo(tensor=1, line=5)], variables={"x": 0, "y": 1}, backward_calls=1,
-                      events=[{"kind": "inplace", "op": "add_", "tensor": 0, "file": "s.py", "line": 4}],
+                      events=[InplaceEvent(op="add_", tensor=0, file="s.py", line=4)],
                       modules=[{"name": "m", "type": "Linear", "called": True, "params": [0]}],
                       optimizers=[{"name": "opt", "type": "SGD", "params": [0]}],
                       warnings=[{"category": "UserWarning", "message": "w", "file": "s.py", "line": 4}])
@@ -125,7 +125,7 @@ def test_non_finite_numbers_are_written_as_strings(tmp_path):
         == printed
     Capture.loads(out.read_text())
     # and a non-finite float put into a capture by hand is written as null, never as NaN
-    capture = Capture(tensors=[TensorInfo(id=0, grad_values=[math.inf])], events=[{"kind": "k", "line": 1}])
+    capture = Capture(tensors=[TensorInfo(id=0, grad_values=[math.inf])], events=[InplaceEvent(line=1)])
     assert _strict(capture.dumps())["tensors"][0]["grad_values"] == [None]
 
 

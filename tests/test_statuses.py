@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from gradscope.analyse.statuses import compute, describe_cuts
-from gradscope.capture import Capture, EdgeInfo, RootInfo, TensorInfo
+from gradscope.capture import Capture, EdgeInfo, InplaceEvent, RootInfo, TensorInfo
 from gradscope.render.dot import render_dot
 from gradscope.render.tree import render_text
 
@@ -95,7 +95,7 @@ def _frozen_stem_capture(depth: int) -> Capture:
     for t in tensors:  # what the one recorded backward gave each parameter
         if t.is_parameter:
             t.grads = [t.kind == "parameter"]
-    events = [{"kind": "inplace", "op": "Tensor.requires_grad=", "tensor": t, "line": 44} for t in (0, 1)]
+    events = [InplaceEvent(op="Tensor.requires_grad=", tensor=t, line=44) for t in (0, 1)]
     return Capture(script="s.py", tensors=tensors, edges=edges, modules=modules, events=events,
                    roots=[RootInfo(tensor=int(prev[1:]), line=50, step=1)])
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from gradscope.analyse.graph import GraphView
 from gradscope.analyse.labels import DETACH_OPS
-from gradscope.capture import Capture, TensorInfo
+from gradscope.capture import Capture, InplaceEvent, TensorInfo
 
 CUT_KINDS = ("detached", "no_grad", "inference", "nondiff", "frozen")
 GRAD_KINDS = ("parameter", "leaf", "nonleaf")
@@ -141,8 +141,8 @@ def freeze_lines(capture: Capture) -> dict[int, int]:
     """Frozen tensor id -> the line that set requires_grad=False on it (else the line that made it)."""
     lines: dict[int, int] = {}
     for e in capture.events:
-        tid, line = e.get("tensor"), e.get("line")
-        if isinstance(tid, int) and line is not None and e.get("op") in FREEZE_OPS:
+        tid, line = getattr(e, "tensor", None), e.line
+        if isinstance(e, InplaceEvent) and tid is not None and line is not None and e.op in FREEZE_OPS:
             lines.setdefault(tid, line)
     for t in capture.tensors:  # created frozen: the line that made it
         if t.kind == "frozen" and t.id not in lines and t.line is not None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import bisect
 
+import msgspec
 import torch
 
 from gradscope.analyse.labels import classify, cut_reason
-from gradscope.capture import (Capture, Diagnostic, EdgeInfo, GradHealth, NanOrigin, NodeInfo, NormSeries, NormSite,
-                                ParamUpdate, RootInfo, TensorInfo, json_scalar)
+from gradscope.capture import (Capture, Diagnostic, EdgeInfo, Event, GradHealth, NanOrigin, NodeInfo, NormSeries,
+                                NormSite, ParamUpdate, RootInfo, TensorInfo, json_scalar)
 from gradscope.record.failures import log_diagnostics
 from gradscope.record.records import TensorRecord
 from gradscope.record.recorder import GRAD_VALUES_MAX, Recorder
@@ -163,7 +164,7 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         variables={name: cid[rec.id] for name, rec in recorder.variables.items()},
         backward_calls=recorder.backward_count,
         stopped_after=recorder.stop_after if recorder.stopped else None,
-        events=[_event_json(e, cid, display) for e in recorder.events],
+        events=[_event_record(e, cid, display) for e in recorder.events],
         modules=[{"name": name, "type": entry["type"], "called": entry["called"],
                   "params": [cid[r.id] for r in entry["params"] if r.id in cid]}
                  for name, entry in modules.entries.items()],
@@ -300,7 +301,8 @@ def _saved_entry(entry: dict, cid) -> dict:
     return out
 
 
-def _event_json(event: dict, cid, display) -> dict:
+def _event_record(event: dict, cid, display) -> Event:
+    """The recorder's event (live tensor records inside) as the capture's typed record (tensor ids)."""
     out = {}
     for key, value in event.items():
         if isinstance(value, TensorRecord):
@@ -311,7 +313,7 @@ def _event_json(event: dict, cid, display) -> dict:
             out[key] = display(value) if value else None
         else:
             out[key] = value
-    return out
+    return msgspec.convert(out, Event)
 
 
 # -- composite ops -------------------------------------------------------------------------------

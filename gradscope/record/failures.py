@@ -7,9 +7,10 @@ is one, because a missing event can make the picture wrong.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+
+from gradscope.errors import log_internal_failure
 
 _GRADSCOPE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MESSAGE_MAX = 200
@@ -52,12 +53,7 @@ def _where(exc: BaseException) -> str:
 
 
 def log_diagnostics(capture) -> None:
-    """With GRADSCOPE_DIAGNOSTICS_LOG=FILE, also append each diagnostic to FILE as a JSON line: the
-    test suite sets it and fails when any run, in-process or not, had an internal failure."""
-    path = os.environ.get("GRADSCOPE_DIAGNOSTICS_LOG")
-    if not path or not capture.diagnostics:
-        return
-    with open(path, "a", encoding="utf-8") as fh:
-        for d in capture.diagnostics:
-            fh.write(json.dumps({"script": capture.script, "where": d.where, "what": d.what, "count": d.count,
-                                 "file": d.file, "line": d.line}) + "\n")
+    """Each diagnostic also goes to GRADSCOPE_DIAGNOSTICS_LOG when set (see `log_internal_failure`)."""
+    for d in capture.diagnostics:
+        log_internal_failure({"script": capture.script, "where": d.where, "what": d.what, "count": d.count,
+                              "file": d.file, "line": d.line})

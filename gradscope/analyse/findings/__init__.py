@@ -36,6 +36,7 @@ from gradscope.analyse.findings.nonleaf_grad import nonleaf_grad
 from gradscope.analyse.findings.optimizer import optimizer_audit
 from gradscope.analyse.findings.weights import gradient_carrying_weights
 from gradscope.capture import Capture
+from gradscope.errors import log_internal_failure
 
 __all__ = ["PASSES", "Finding", "explain_tensor", "find_all"]
 
@@ -66,6 +67,18 @@ def find_all(capture: Capture) -> list[Finding]:
     ctx = Context(capture)
     found: list[Finding] = []
     for family in PASSES:
-        found.extend(family(ctx))
+        try:
+            found.extend(family(ctx))
+        except Exception as exc:  # one broken pass must not hide what the others found
+            found.append(_failed_pass(family.__name__, exc, capture.script))
     found.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), f.lines[0] if f.lines else 0, f.code))
     return found
+
+
+def _failed_pass(name: str, exc: Exception, script: str) -> Finding:
+    """gradscope's own failure, said as such: the findings of this pass are missing, not absent."""
+    what = f"{type(exc).__name__}: {exc}"[:200]
+    log_internal_failure({"script": script, "where": f"analyse/findings ({name})", "what": what, "count": 1})
+    return Finding("GS000", "warning", f"gradscope's `{name}` analysis failed; its findings are missing",
+                   message=f"internal error in gradscope ({what}); the other findings are unaffected. "
+                           "Please report it with the capture (--json).")

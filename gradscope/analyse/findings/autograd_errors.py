@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from gradscope.analyse.findings.context import Context, Finding, first_sentence, listed, unique
-from gradscope.capture import RootInfo
+from gradscope.capture import CustomBackwardEvent, ErrorEvent, RootInfo
 
 SECOND_TIME = "backward through the graph a second time"
 LEAF_INPLACE = "leaf Variable that requires grad is being used in an in-place operation"
@@ -142,14 +142,14 @@ def inplace_on_leaf(ctx: Context) -> list[Finding]:
     if LEAF_INPLACE not in (_exception(ctx).get("message") or ""):
         return []
     out = []
-    for event in ctx.of_kind("error"):
-        error = event.get("error", "")
+    for event in ctx.of_kind(ErrorEvent):
+        error = event.error
         if LEAF_INPLACE not in error:
             continue
         view = "a view of a leaf" in error
-        leaf = event.get("base") if view and event.get("base") is not None else event.get("tensor")
+        leaf = event.base if view and event.base is not None else event.tensor
         name = ctx.code(leaf) if leaf is not None else "a leaf tensor"
-        line, op = event.get("line"), event.get("op")
+        line, op = event.line, event.op
         subject = f"a view of {name}" if view else name
         out.append(Finding(
             "GS103", "error", f"in-place `{op}` on {subject}, which requires grad",
@@ -214,9 +214,9 @@ def custom_function_backward(ctx: Context) -> list[Finding]:
     count, grad = WRONG_COUNT.search(message), WRONG_GRAD.search(message)
     node = (count or grad).group(1)
     function = node.removesuffix("Backward")
-    info = next((e for e in ctx.of_kind("custom_backward") if e.get("node") == node), {})
-    returns = info.get("returns") or []
-    where = f" (`{function}.backward`, line {info.get('line')})" if info.get("line") else ""
+    info = next((e for e in ctx.of_kind(CustomBackwardEvent) if e.node == node), CustomBackwardEvent())
+    returns = info.returns
+    where = f" (`{function}.backward`, line {info.line})" if info.line else ""
     if count:
         what = (f"returns {count.group(3)} gradient(s), but `{function}.forward` takes {count.group(2)} "
                 "inputs and backward must return one per input (None for inputs that need none)")
@@ -227,7 +227,7 @@ def custom_function_backward(ctx: Context) -> list[Finding]:
                "broadcast, e.g. `grad_out.sum(0)` for a bias)")
     out.append(Finding(
         "GS105", "error", f"custom Function `{function}`: backward {what.split(',')[0]}",
-        unique([*returns, info.get("line"), info.get("apply_line"), line]), [],
+        unique([*returns, info.line, info.apply_line, line]), [],
         f"the backward of the custom autograd Function `{function}`{where} {what}. backward() at line {line} "
         f"raised: {first_sentence(message)}",
         fix))
@@ -241,9 +241,9 @@ def numpy_on_grad(ctx: Context) -> list[Finding]:
     exc = _exception(ctx)
     if NUMPY_GRAD not in (exc.get("message") or ""):
         return []
-    event = next((e for e in ctx.of_kind("error") if NUMPY_GRAD in e.get("error", "")), {})
-    line = event.get("line") or exc.get("line")
-    tid = event.get("tensor")
+    event = next((e for e in ctx.of_kind(ErrorEvent) if NUMPY_GRAD in e.error), ErrorEvent())
+    line = event.line or exc.get("line")
+    tid = event.tensor
     name = ctx.code(tid) if tid is not None else "a tensor that requires grad"
     return [Finding(
         "GS106", "error", f"`.numpy()` on {name}, which requires grad",

@@ -4,9 +4,13 @@ the helpers that put names into sentences."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 from gradscope.analyse.graph import GraphView, tensor_label
+from gradscope.analyse.statuses import freeze_lines
 from gradscope.capture import Capture, TensorInfo
+
+E = TypeVar("E")
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -33,6 +37,7 @@ class Context:
         self.view = GraphView(capture)
         self.tensors = self.view.tensors
         self.events = capture.events
+        self._freeze_lines: dict[int, int] | None = None
 
     def name(self, tid: int | None) -> str:
         t = self.tensors.get(tid) if tid is not None else None
@@ -57,8 +62,9 @@ class Context:
             return t.param_name or t.name
         return f"the output of `{t.op}`" if t.op else "a tensor"
 
-    def of_kind(self, kind: str) -> list[dict]:
-        return [e for e in self.events if e.get("kind") == kind]
+    def of_kind(self, kind: type[E]) -> list[E]:
+        """The events of one record type, in the order they happened."""
+        return [e for e in self.events if type(e) is kind]
 
     def got_grad(self, t: TensorInfo) -> bool:
         return any(g is True for g in t.grads) or t.grad_is_none is False
@@ -69,10 +75,9 @@ class Context:
 
     def freeze_line(self, t: TensorInfo) -> int | None:
         """The line that set requires_grad to False on `t` (else where it was made)."""
-        for e in self.events:
-            if e.get("tensor") == t.id and e.get("op") in ("requires_grad_", "Tensor.requires_grad="):
-                return e.get("line")
-        return t.line
+        if self._freeze_lines is None:
+            self._freeze_lines = freeze_lines(self.capture)
+        return self._freeze_lines.get(t.id, t.line)
 
     def optimizer_params(self) -> set[int]:
         return {p for opt in self.capture.optimizers for p in opt.get("params", [])}

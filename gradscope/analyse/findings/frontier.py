@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gradscope.analyse.findings.context import Context, Finding, listed, unique
+from gradscope.capture import CutEvent
 
 _SUM_LIKE = ("AddBackward", "SubBackward", "NegBackward")
 _SCALED = ("MulBackward", "DivBackward")  # by a Python number: one tensor input
@@ -61,9 +62,9 @@ class Frontier:
         view = ctx.view
         self.sites: list[Site] = []
         self.by_key: dict[tuple, Site] = {}
-        for e in ctx.of_kind("cut"):
-            site = Site(e.get("file"), e.get("line"), e.get("op") or "?", e.get("cut") or "nondiff",
-                        e.get("off_line"), e.get("def_line"), e.get("api"), e.get("twin"), frozenset(e.get("reaches") or ()))
+        for e in ctx.of_kind(CutEvent):
+            site = Site(e.file, e.line, e.op or "?", e.cut or "nondiff",
+                        e.off_line, e.def_line, e.api, e.twin, frozenset(e.reaches or ()))
             self.sites.append(site)
             self.by_key.setdefault((site.file, site.line, site.op), site)
         self.trainable = {t.id for t in ctx.tensors.values() if _trainable_kind(t)}

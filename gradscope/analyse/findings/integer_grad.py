@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 from gradscope.analyse.findings.context import Context, Finding, unique
+from gradscope.capture import ErrorEvent
 
 
 def integer_requires_grad(ctx: Context) -> list[Finding]:
     out = []
-    for event in ctx.of_kind("error"):
-        error = event.get("error", "")
+    for event in ctx.of_kind(ErrorEvent):
+        error = event.error
         if "floating point" not in error or "require" not in error:
             continue
-        dtype = event.get("dtype") or "an integer dtype"
-        line = event.get("line")
-        target = ctx.name(event["tensor"]) if event.get("tensor") is not None else None
-        subject = f"`{target}`" if target else f"`{event.get('op')}(...)`"
-        nearby = ctx.tensors.get(event.get("nearby")) if event.get("nearby") is not None else None
+        dtype = event.dtype or "an integer dtype"
+        line = event.line
+        target = ctx.name(event.tensor) if event.tensor is not None else None
+        subject = f"`{target}`" if target else f"`{event.op}(...)`"
+        nearby = ctx.tensors.get(event.nearby) if event.nearby is not None else None
         hint = ""
         tensors = [target] if target else []
         if nearby is not None:
             hint = (f" `{ctx.label(nearby)}` (line {nearby.line}), computed from it by `{nearby.op}`, is "
                     "floating point and differentiable: take the gradient with respect to that instead.")
             tensors.append(ctx.label(nearby))
-        how = "requires_grad=True" if event.get("requires_grad_kwarg") else f"{event.get('op')}()"
+        how = "requires_grad=True" if event.requires_grad_kwarg else f"{event.op}()"
         out.append(Finding(
             "GS401", "error", f"{how} on {subject} of dtype {dtype}",
             unique([line, nearby.line if nearby else None]), tensors,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gradscope.analyse.findings.context import Context, Finding, listed, plural, quoted, unique
 from gradscope.analyse.findings.frontier import explain_never
-from gradscope.capture import TensorInfo
+from gradscope.capture import CheckpointEvent, CutParamsEvent, TensorInfo, UnusedLossEvent
 
 
 def trainable_without_grad(ctx: Context) -> list[Finding]:
@@ -69,18 +69,18 @@ def intended_cuts(ctx: Context) -> list[Finding]:
             f".grad None and no optimizer holds {plural(names, 'it', 'them')}.",
             "nothing to do if they are meant to stay fixed; requires_grad_(True) (and add them to an "
             "optimizer) to train them"))
-    for event in ctx.of_kind("cut_params"):
-        params = sorted((ctx.tensors[i] for i in event.get("reaches", []) if i in ctx.tensors), key=lambda t: t.id)
+    for event in ctx.of_kind(CutParamsEvent):
+        params = sorted((ctx.tensors[i] for i in event.reaches if i in ctx.tensors), key=lambda t: t.id)
         trained = [t for t in params if t.kind == "parameter" and ctx.got_grad(t)]
         if not trained or len(trained) < len([t for t in params if t.kind == "parameter"]):
             continue  # parameters left without any gradient are GS203's business
-        line, op = event.get("line"), event.get("op")
+        line, op = event.line, event.op
         verb = ".data" if op == "Tensor.data" else f"{op}()"
         names = [ctx.label(t) for t in trained]
         out.append(Finding(
             "GS206", "info", f"{verb} at line {line} stops gradient into {len(trained)} parameter(s)",
             [line], names,
-            f"{verb} at line {line} cuts {quoted(ctx.short(event.get('tensor')))} from the graph that made it: "
+            f"{verb} at line {line} cuts {quoted(ctx.short(event.tensor))} from the graph that made it: "
             f"losses computed from the detached value do not reach {listed(names)}, which still get gradients "
             "through other paths or backward calls (as in truncated BPTT, or a GAN's discriminator step).",
             "nothing to do if intended; remove the detach() where gradient should flow back"))
@@ -134,7 +134,7 @@ class _Reach:
                 if not edge.flows_grad and (cut is None or (cut.cut not in _EXPLAINS and edge.cut in _EXPLAINS)):
                     nxt = edge  # keep the cut that says why: a detach beats the constant made from it
                 stack.append((edge.src, nxt))
-        self.checkpoints = [e for e in ctx.of_kind("checkpoint") if not e.get("inputs_require_grad")]
+        self.checkpoints = [e for e in ctx.of_kind(CheckpointEvent) if not e.inputs_require_grad]
 
     def explain(self, t: TensorInfo):
         ctx = self.ctx
@@ -146,8 +146,8 @@ class _Reach:
         real = [c for c in cuts or () if c.cut in _EXPLAINS]
         if cuts and not real and self.checkpoints:
             cp = self.checkpoints[0]
-            return ("GS204", ("checkpoint", cp.get("line")), cp.get("line"),
-                    f"torch.utils.checkpoint at line {cp.get('line')} (reentrant) received no input that "
+            return ("GS204", ("checkpoint", cp.line), cp.line,
+                    f"torch.utils.checkpoint at line {cp.line} (reentrant) received no input that "
                     "requires grad, so it recorded no graph for the layers inside it",
                     "pass use_reentrant=False, or make one input require grad (e.g. x.requires_grad_()) "
                     "before calling checkpoint")
@@ -165,19 +165,19 @@ class _Reach:
                 chosen.cut, "make sure the path from the loss to these tensors carries gradient")
             return ("GS203", ("cut", chosen.line, chosen.reason), chosen.line,
                     f"every path from the loss to them is cut: {how} ({reason})", fix)
-        for event in ctx.of_kind("cut_params"):
-            if t.id in event.get("reaches", []):
-                line, op = event.get("line"), event.get("op")
+        for event in ctx.of_kind(CutParamsEvent):
+            if t.id in event.reaches:
+                line, op = event.line, event.op
                 verb = ".data" if op == "Tensor.data" else f"{op}()"
                 return ("GS203", ("cut", line, verb), line,
-                        f"every path from the loss to them is cut: {quoted(ctx.short(event.get('tensor')))} was "
+                        f"every path from the loss to them is cut: {quoted(ctx.short(event.tensor))} was "
                         f"detached by {verb} at line {line}",
                         f"remove the {verb} on line {line} if these should train (or freeze them and leave "
                         "them out of the optimizer if not)")
-        for event in ctx.of_kind("unused_loss"):
-            if t.id in event.get("reaches", []):
-                line = event.get("line")
-                name = ctx.short(event.get("tensor"))
+        for event in ctx.of_kind(UnusedLossEvent):
+            if t.id in event.reaches:
+                line = event.line
+                name = ctx.short(event.tensor)
                 return ("GS202", ("aux", line), line,
                         f"they only feed {quoted(name)} (line {line}), which was computed but never backpropagated",
                         f"add it to the loss you call backward() on (e.g. total = main_loss + weight * {name})")

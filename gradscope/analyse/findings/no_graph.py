@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gradscope.analyse.findings.context import Context, Finding, unique, listed
-from gradscope.capture import RootInfo, TensorInfo
+from gradscope.capture import EscapeEvent, RootInfo, TensorInfo
 
 
 _NO_GRAPH = "does not require grad and does not have a grad_fn"
@@ -94,17 +94,17 @@ def _escapes_before(ctx: Context, root: RootInfo) -> list[dict]:
     previous backward call and this one: the likely source of a loss rebuilt from plain numbers."""
     if root.step is None:
         return []
-    found = [e for e in ctx.of_kind("escape") if e.get("backward_calls") == root.step - 1]
-    lines = unique(e.get("line") for e in found)
-    return [next(e for e in found if e.get("line") == line) for line in lines]
+    found = [e for e in ctx.of_kind(EscapeEvent) if e.backward_calls == root.step - 1]
+    lines = unique(e.line for e in found)
+    return [next(e for e in found if e.line == line) for line in lines]
 
 
 def _from_escapes(escaped: list[dict], t: TensorInfo) -> tuple[str, list, str]:
-    where = ", ".join(f"`.{e.get('op').strip('_')}()` at line {e.get('line')}" for e in escaped[:3])
+    where = ", ".join(f"`.{e.op.strip('_')}()` at line {e.line}" for e in escaped[:3])
     return (f"rebuilt from plain numbers: {where} took values out of tensors that carry gradient (Python floats, "
             f"lists or NumPy arrays keep no graph), and line {t.line} made a new tensor from them. gradscope "
             "cannot follow Python values, so this link is inferred from the order of the calls",
-            [e.get("line") for e in escaped[:3]],
+            [e.line for e in escaped[:3]],
             "keep the loss in torch: use the tensors themselves (e.g. `total = total + loss_i` instead of "
             "`loss_i.item()`, torch ops instead of NumPy, torch.stack instead of lists); call .item() only for "
             "logging")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from gradscope.analyse.findings.context import Context, Finding, listed, unique
 from gradscope.analyse.findings.frontier import frontier_of
+from gradscope.capture import ApiResultEvent
 
 _PASS_THROUGH = ("View", "Unsqueeze", "Squeeze", "Expand", "Select", "Slice", "Permute", "Transpose",
                  "Clone", "Reshape", "Alias", "T")  # nodes that only move values around
@@ -28,7 +29,7 @@ def gradient_carrying_weights(ctx: Context) -> list[Finding]:
     if not capture.backward_calls or any(r.raised for r in capture.roots):
         return []
     fr = frontier_of(ctx)
-    log_probs = {e.get("tensor") for e in ctx.of_kind("api_result") if (e.get("api") or "").endswith("log_prob")}
+    log_probs = {e.tensor for e in ctx.of_kind(ApiResultEvent) if (e.api or "").endswith("log_prob")}
     out: dict[tuple, Finding] = {}
     for vid in _products(ctx):
         a, b = (e.src for e in ctx.view.inputs.get(vid, []) if e.flows_grad)
