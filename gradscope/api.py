@@ -56,7 +56,7 @@ def trace_target(target, args: list[str], *, step: int | None = None, roots=(), 
         return TraceResult(None, result.exit_code, result.interrupted)
     recorder = instrumentation.recorder
     with instrumentation.suspended():
-        recorder.finish(result.namespace)
+        recorder.finish(result.namespace, result.traceback)
         exit_info = {"code": result.exit_code, "exception": result.exception}
         capture = build_capture(recorder, script=target.display, argv=[target.argv0, *args], exit_info=exit_info)
     _check_step(step, recorder.backward_count)

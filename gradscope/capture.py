@@ -28,7 +28,8 @@ from gradscope.errors import CaptureError
 # 3: diagnostics (gradscope's own failures while recording: where, what, how often).
 # 4: stopped_after (the N of --stop-after when it ended the script).
 # 5: grad_health (gradient norms per backward call site, parameter updates, NaN origins).
-FORMAT_VERSION = 5
+# 6: typed events (one record per kind; `replaced`), and the exception's frames with their tensor locals.
+FORMAT_VERSION = 6
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
 KINDS: tuple[str, ...] = Kind.__args__
@@ -149,11 +150,21 @@ class RootInfo(_Record):
     raised: str | None = None  # the error message when the backward call raised
 
 
+class FrameInfo(TypedDict):
+    """One frame of the user's code that the exception passed through, and the tensors its locals held."""
+
+    function: str
+    file: str | None
+    line: Index | None
+    locals: dict[str, Index]  # local name -> tensor id
+
+
 class ExceptionInfo(TypedDict):
     type: str
     message: str
     line: Index | None
     file: str | None
+    frames: NotRequired[list[FrameInfo]]  # the user's frames, outermost first (format 6)
 
 
 class ExitInfo(TypedDict):
@@ -294,6 +305,15 @@ class CustomBackwardEvent(_Event, tag="custom_backward"):
     apply_line: Index | None = None  # the line that applied the Function
 
 
+class ReplacedEvent(_Event, tag="replaced"):
+    """A module's submodule or parameter assigned where another one was (`net.fc = nn.Linear(...)`)."""
+
+    what: Literal["module", "parameter"] = "module"
+    module: str = ""  # the attribute's qualified name, `net.fc`
+    old: list[Index] = msgspec.field(default_factory=list)  # parameters that left the model
+    new: list[Index] = msgspec.field(default_factory=list)  # the new submodule's parameters
+
+
 class CheckpointEvent(_Event, tag="checkpoint"):
     """An activation-checkpoint call."""
 
@@ -302,9 +322,9 @@ class CheckpointEvent(_Event, tag="checkpoint"):
 
 Event = (InplaceEvent | GradReadEvent | RetainGradEvent | ErrorEvent | LossTargetEvent | CutParamsEvent
          | UnusedLossEvent | ApiResultEvent | CutEvent | SavedModifiedEvent | SavedChangedViaDataEvent | EscapeEvent
-         | CustomBackwardEvent | CheckpointEvent)
+         | CustomBackwardEvent | ReplacedEvent | CheckpointEvent)
 _EVENT_TENSOR_FIELDS = ("tensor", "input", "nearby", "saved", "base")
-_EVENT_TENSOR_LIST_FIELDS = ("tensors", "reaches")
+_EVENT_TENSOR_LIST_FIELDS = ("tensors", "reaches", "old", "new")
 
 
 class ModuleInfo(TypedDict):
@@ -573,7 +593,8 @@ def _check_references(capture: Capture) -> None:
                        capture.variables.values(), [s.get("tensor") for n in nodes for s in n.saved],
                        [tid for e in events for _, tid in e.tensor_refs()],
                        [i for m in capture.modules for i in m["params"]],
-                       [i for o in capture.optimizers for i in o["params"]])
+                       [i for o in capture.optimizers for i in o["params"]],
+                       [i for frame in _frames(capture) for i in frame["locals"].values()])
     node_refs = {t.node for t in tensors}
     node_refs.update(i for n in nodes for i in n.next)
     tensor_refs.discard(None)
@@ -585,6 +606,11 @@ def _check_references(capture: Capture) -> None:
             and max((len(t.grads) for t in tensors), default=0) <= len(capture.roots))
     if not good:
         _name_bad_reference(capture, tensor_ids, node_ids)
+
+
+def _frames(capture: Capture) -> list[FrameInfo]:
+    exception = capture.exit.get("exception")
+    return exception.get("frames", []) if exception else []
 
 
 def _name_bad_reference(capture: Capture, tensor_ids: set[int], node_ids: set[int]) -> None:
@@ -622,6 +648,9 @@ def _name_bad_reference(capture: Capture, tensor_ids: set[int], node_ids: set[in
     for i, event in enumerate(capture.events):
         for key, tid in event.tensor_refs():
             tensor_ref(tid, f"events[{i}].{key}")
+    for frame in _frames(capture):
+        for name, tid in frame["locals"].items():
+            tensor_ref(tid, f"the local {name!r} of {frame['function']!r}")
     for section in ("modules", "optimizers"):
         for entry in getattr(capture, section):
             for tid in entry["params"]:

@@ -48,6 +48,7 @@ class Target:
 class RunResult:
     exit_code: int
     exception: dict | None = None  # {"type", "message", "line", "file"}
+    traceback: types.TracebackType | None = None  # of the exception that ended the script
     namespace: dict = field(default_factory=dict)
     interrupted: bool = False
 
@@ -161,6 +162,7 @@ class PyRunner:
             _print_user_exception(exc)
             result.exit_code = 1
             result.exception = _exception_info(exc, target.path)
+            result.traceback = exc.__traceback__
         return result
 
     def restore(self) -> None:

@@ -8,6 +8,7 @@ that raised. The corpus harness (test_diagnosis_corpus.py) runs the same scripts
 
 from __future__ import annotations
 
+import json
 import runpy
 import traceback
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import SCRIPTS, run_gradscope, run_python, trace_json
 from gradscope.analyse.findings import find_all
 from gradscope.api import trace_target
 from gradscope.capture import Capture
@@ -128,3 +130,29 @@ def test_any_other_backward_error_gets_a_finding_with_the_graph_state(tmp_path, 
     assert len(found) == 1 and found[0].severity == "error"
     assert found[0].lines[0] == 7 and "w" in found[0].tensors
     assert "gradient rejected" in found[0].message
+
+
+def test_the_raising_frames_locals_are_recorded_as_pytorch_saw_them(tmp_path):
+    """A backward that fails at the second call: the capture keeps each user frame of the traceback
+    with the tensors its locals held, and their state is the one PyTorch reported at the raise."""
+    script = SCRIPTS / "raise_in_function.py"
+    facts_path = tmp_path / "facts.json"
+    proc, capture = trace_json(script, facts_path, tmp_path=tmp_path)
+    assert proc.returncode == run_python(script, tmp_path / "plain.json").returncode == 1
+    facts = json.loads(facts_path.read_text())["tensors"]
+    exception = capture["exit"]["exception"]
+    outer, inner = exception["frames"]
+    lines = script.read_text().splitlines()
+    assert outer["function"] == "<module>" and lines[outer["line"] - 1].strip() == "train_step(w, torch.randn(4, 3))"
+    assert inner["function"] == "train_step" and lines[inner["line"] - 1].strip() == "score.backward()"
+    assert exception["line"] == inner["line"]
+    assert set(inner["locals"]) == set(facts) == {"weights", "batch", "hidden", "score"}
+    tensors = {t["id"]: t for t in capture["tensors"]}
+    for name, fact in facts.items():
+        t = tensors[inner["locals"][name]]
+        assert (t["requires_grad"], t["is_leaf"], t["grad_fn"]) == \
+            (fact["requires_grad"], fact["is_leaf"], fact["grad_fn"]), name
+    assert outer["locals"]["w"] == inner["locals"]["weights"]  # one tensor, two names
+    # and the report shows them, as a traceback would
+    report = run_gradscope("render", tmp_path / "capture.json", "-o", "-").stdout
+    assert "Tensors in train_step() at line %d, where RuntimeError was raised" % inner["line"] in report

@@ -33,6 +33,22 @@ class GraphView:
             return self.nodes.get(t.node)
         return None
 
+    def grad_fn(self, vid: str) -> str | None:
+        """The grad_fn class of a vertex: its tensor's, else its node's."""
+        t = self.tensor_of(vid)
+        if t is not None:
+            return t.grad_fn
+        node = self.node_of(vid)
+        return node.name if node is not None else None
+
+    def line(self, vid: str) -> int | None:
+        """The line that made a vertex: its tensor's, else its node's."""
+        t = self.tensor_of(vid)
+        if t is not None:
+            return t.line
+        node = self.node_of(vid)
+        return node.line if node is not None else None
+
     def label(self, vid: str) -> str:
         """The name a user would recognise: variable or parameter name, else the op."""
         t = self.tensor_of(vid)

@@ -16,7 +16,7 @@ from gradscope.analyse.labels import classify, cut_reason
 from gradscope.capture import (Capture, Diagnostic, EdgeInfo, Event, GradHealth, NanOrigin, NodeInfo, NormSeries,
                                 NormSite, ParamUpdate, RootInfo, TensorInfo, json_scalar)
 from gradscope.record.failures import log_diagnostics
-from gradscope.record.records import TensorRecord
+from gradscope.record.records import ModuleAttr, TensorRecord
 from gradscope.record.recorder import GRAD_VALUES_MAX, Recorder
 from gradscope.record.registry import refresh_state
 from gradscope.record.walk import without_gc
@@ -63,6 +63,9 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         include(rec)
     for rec in recorder.variables.values():
         include(rec)
+    for *_, held in recorder.raise_frames:
+        for rec in held.values():
+            include(rec)
     for event in recorder.events:
         for value in event.values():
             for item in (value if isinstance(value, list) else [value]):
@@ -156,7 +159,7 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         script=script,
         argv=list(argv),
         torch_version=str(torch.__version__),
-        exit=exit_info,
+        exit=_with_frames(exit_info, recorder.raise_frames, cid, display),
         tensors=tensors,
         nodes=capture_nodes,
         edges=list(edges.values()),
@@ -164,7 +167,7 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         variables={name: cid[rec.id] for name, rec in recorder.variables.items()},
         backward_calls=recorder.backward_count,
         stopped_after=recorder.stop_after if recorder.stopped else None,
-        events=[_event_record(e, cid, display) for e in recorder.events],
+        events=[_event_record(e, cid, display, qualnames) for e in recorder.events],
         modules=[{"name": name, "type": entry["type"], "called": entry["called"],
                   "params": [cid[r.id] for r in entry["params"] if r.id in cid]}
                  for name, entry in modules.entries.items()],
@@ -301,7 +304,18 @@ def _saved_entry(entry: dict, cid) -> dict:
     return out
 
 
-def _event_record(event: dict, cid, display) -> Event:
+def _with_frames(exit_info: dict, frames, cid, display) -> dict:
+    """The exception, with the tensors each user frame of its traceback held (as tensor ids)."""
+    exception = exit_info.get("exception")
+    if not exception or not frames:
+        return exit_info
+    frames = [{"function": function, "file": display(file), "line": line,
+               "locals": {name: cid[rec.id] for name, rec in held.items() if rec.id in cid}}
+              for function, file, line, held in frames]
+    return dict(exit_info, exception=dict(exception, frames=frames))
+
+
+def _event_record(event: dict, cid, display, qualnames) -> Event:
     """The recorder's event (live tensor records inside) as the capture's typed record (tensor ids)."""
     out = {}
     for key, value in event.items():
@@ -309,6 +323,8 @@ def _event_record(event: dict, cid, display) -> Event:
             out[key] = cid.get(value.id)
         elif isinstance(value, list) and any(isinstance(v, TensorRecord) for v in value):
             out[key] = [cid[v.id] for v in value if isinstance(v, TensorRecord) and v.id in cid]
+        elif isinstance(value, ModuleAttr):
+            out[key] = value.path(qualnames)
         elif key == "file":
             out[key] = display(value) if value else None
         else:

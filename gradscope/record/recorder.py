@@ -18,7 +18,7 @@ from gradscope.record.gradmode import GradModeTracker
 from gradscope.record.modules import ModuleNamer
 from gradscope.record.nan import NanWatch
 from gradscope.record.norms import NormTracker
-from gradscope.record.records import MAX_CUT_DEPTH, OpEvent, TensorRecord
+from gradscope.record.records import MAX_CUT_DEPTH, ModuleAttr, OpEvent, TensorRecord
 from gradscope.record.registry import TensorRegistry, refresh_state
 from gradscope.record.snapshots import SnapshotStore
 from gradscope.record.torch_private import saved_tensors_hooked
@@ -28,6 +28,7 @@ _Module = torch.nn.Module
 _Optimizer = torch.optim.Optimizer
 
 EVENT_CAP_PER_SITE = 20  # notable events (in-place ops, .grad reads...) kept per source line
+MAX_FRAME_LOCALS = 64  # tensors kept per frame of the traceback (a module frame's globals can be many)
 GRAD_VALUES_MAX = 16  # gradients with at most this many elements are stored with their values
 
 
@@ -58,6 +59,7 @@ class Recorder:
         self.graph = walk.Graph(self.registry, self.facts)
         self.store = SnapshotStore(self.registry, self.graph, step=step, root_names=root_names)
         self.variables: dict[str, TensorRecord] = {}
+        self.raise_frames: list[tuple[str, str, int, dict]] = []  # see _raise_frames
         # hot paths, called straight from the mode (no delegating frame: grad switches count frames)
         self.lookup = self.registry.lookup
         self.record_for = self.registry.record_for
@@ -248,9 +250,29 @@ class Recorder:
     # -- modules (hooks) ---------------------------------------------------------------------
     def on_parameter_registered(self, module, name, param) -> None:
         file, line = self.where(3) if param is not None else (None, None)
+        old = module._parameters.get(name)
+        if old is not None and old is not param:
+            self._note_replaced(module, name, "parameter", [old], [param] if param is not None else [])
         self.modules.on_parameter_registered(module, param, file, line)
         if self.norms is not None and param is not None:
             self.norms.on_parameter_registered(module, self.record_for(param))
+
+    def on_module_registered(self, module, name, submodule) -> None:
+        """A submodule assigned where another one was: the old one's parameters leave the model."""
+        old = module._modules.get(name)
+        if old is not None and old is not submodule:
+            new = list(submodule.parameters()) if submodule is not None else []
+            kept = {id(p) for p in new}
+            gone = [p for p in old.parameters() if id(p) not in kept]
+            if gone:
+                self._note_replaced(module, name, "module", gone, new)
+
+    def _note_replaced(self, module, name, what, old, new) -> None:
+        file, line = self.where(4)
+        self.note_event({"kind": "replaced", "what": what, "file": file, "line": line,
+                         "module": ModuleAttr(id(module), type(module).__name__, name),
+                         "old": [self.record_for(p, file, line) for p in old],
+                         "new": [self.record_for(p, file, line) for p in new]})
 
     def on_module_enter(self, module, args) -> None:
         self.modules.on_module_enter(module)
@@ -347,8 +369,10 @@ class Recorder:
         self.store.settle_grad(snap, inputs, result)
 
     # -- the end -----------------------------------------------------------------------------
-    def finish(self, namespace: dict | None) -> None:
-        """Called once the script ended: take implicit or named roots, refresh final states."""
+    def finish(self, namespace: dict | None, traceback=None) -> None:
+        """Called once the script ended: take implicit or named roots, refresh final states, and note the
+        tensors in the locals of each user frame the script's exception (`traceback`) left."""
+        self.raise_frames = self._raise_frames(traceback)
         variables = {}
         if namespace is not None:
             for name, value in list(namespace.items()):
@@ -368,6 +392,27 @@ class Recorder:
             self.store.take_named_roots(namespace or {})
         elif self.backward_count == 0:
             self.store.take_implicit_roots(variables)
+
+
+    def _raise_frames(self, tb) -> list[tuple[str, str, int, dict]]:
+        """(function, file, line, {local name: record}) per user frame of the traceback, outermost first.
+        The tensors are still those frames' own (the traceback keeps them), so their state is the raise's."""
+        frames = []
+        while tb is not None:
+            frame, code = tb.tb_frame, tb.tb_frame.f_code
+            if self.user_files.is_user_code(code):
+                function = getattr(code, "co_qualname", code.co_name)  # co_qualname: python 3.11+
+                scope = None if code.co_name == "<module>" else function
+                held = {}
+                for name, value in list(frame.f_locals.items()):
+                    if issubclass(type(value), _Tensor) and not name.startswith("__") and len(held) < MAX_FRAME_LOCALS:
+                        rec = self.record_for(value, code.co_filename, tb.tb_lineno)
+                        if rec.name is None:
+                            rec.name, rec.scope = name, scope
+                        held[name] = rec
+                frames.append((function, code.co_filename, tb.tb_lineno, held))
+            tb = tb.tb_next
+        return frames
 
 
 _DETACHES = frozenset({"detach", "detach_", "Tensor.data"})

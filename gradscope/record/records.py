@@ -15,6 +15,7 @@ memory follows the user's own objects:
 from __future__ import annotations
 
 import weakref
+from typing import NamedTuple
 
 
 class TensorRecord:
@@ -127,3 +128,14 @@ class OpEvent:
 
     def weak(self):
         return weakref.ref(self)
+
+
+class ModuleAttr(NamedTuple):
+    """An attribute of a module (`net.fc`), named once the module has its qualified name."""
+
+    owner: int  # id() of the module whose attribute was set
+    owner_type: str
+    name: str
+
+    def path(self, qualnames: dict[int, str]) -> str:
+        return f"{qualnames.get(self.owner, self.owner_type)}.{self.name}"

@@ -108,6 +108,7 @@ class Instrumentation:
             modhooks.register_module_forward_pre_hook(self._guard(rec.on_module_enter)),
             modhooks.register_module_forward_hook(self._guard(rec.on_module_exit), always_call=True),
             modhooks.register_module_parameter_registration_hook(self._guard(rec.on_parameter_registered)),
+            modhooks.register_module_module_registration_hook(self._guard(rec.on_module_registered)),
         ]
         if rec.norms is not None:  # what each optimizer step did to the parameters
             self._handles += [

@@ -55,6 +55,9 @@ class TreeRenderer:
     def renderables(self, capture: Capture) -> list:
         view = GraphView(capture)
         parts: list = [_header(capture)]
+        frame_table = _raise_frame_table(capture)
+        if frame_table is not None:
+            parts.append(frame_table)
         statuses = compute_statuses(capture, view)
         mode = self.view or ("module" if has_modules(capture) else "graph")
         if mode in ("module", "all"):
@@ -260,6 +263,27 @@ def _header(capture: Capture) -> Text:
     if capture.stopped_after is not None:
         text.append(f" · {stop_note(capture)}", style="bold")
     return text
+
+
+def _raise_frame_table(capture: Capture) -> Table | None:
+    """The tensors the raising frame held when the script's exception left it (a traceback's locals)."""
+    exc = capture.exit.get("exception")
+    frames = [f for f in (exc.get("frames") or []) if f["locals"]] if exc else []
+    if not frames:
+        return None
+    frame = frames[-1]
+    index = capture._tensor_index()
+    where = "module level" if frame["function"] == "<module>" else f"{frame['function']}()"
+    table = Table(title=f"Tensors in {where} at line {frame['line']}, where {exc.get('type')} was raised",
+                  title_justify="left", box=None, pad_edge=False)
+    for column in ("name", "kind", "requires_grad", "grad_fn", "shape", "made at"):
+        table.add_column(column, no_wrap=True)
+    for name, tid in frame["locals"].items():
+        t = index.get(tid)
+        if t is not None:
+            table.add_row(Text(shorten_middle(name, NAME_WIDTH)), t.kind, str(t.requires_grad), t.grad_fn or "None",
+                          shape_text(t), f"line {t.line}" if t.line is not None else "")
+    return table
 
 
 def _leaf_table(capture: Capture, view: GraphView, show_all: bool = False) -> Table | None:

@@ -47,7 +47,7 @@ def second_backward(ctx: Context) -> list[Finding]:
             continue
         earlier, frontier, consumers = found
         names = [ctx.view.label(v) for v in frontier]
-        made = unique(_line(ctx, v) for v in frontier)
+        made = unique(ctx.view.line(v) for v in frontier)
         first = earlier.line
         again = " (an earlier call of the same line)" if first == root.line else ""
         shown = ", ".join(_vertex_text(ctx, v) for v in frontier)
@@ -97,7 +97,7 @@ def _shared_with_earlier(ctx: Context, root: RootInfo):
                                                     for e in ctx.view.consumers.get(v, []))),
                           key=lambda v: (not v.startswith("t"), v))
         frontier = frontier or sorted(shared)[:1]
-        consumers = unique(_line(ctx, e.dst) for v in frontier for e in ctx.view.consumers.get(v, [])
+        consumers = unique(ctx.view.line(e.dst) for v in frontier for e in ctx.view.consumers.get(v, [])
                            if e.dst in theirs and e.dst not in shared)
         return other, frontier[:3], consumers
     return None
@@ -127,12 +127,6 @@ def _reach(ctx: Context, start: str) -> set[str]:
     return seen
 
 
-def _line(ctx: Context, vid: str) -> int | None:
-    t = ctx.view.tensor_of(vid)
-    if t is not None:
-        return t.line
-    node = ctx.view.node_of(vid)
-    return node.line if node is not None else None
 
 
 # -- GS103: an in-place op on a leaf that requires grad ----------------------------------------

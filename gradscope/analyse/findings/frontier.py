@@ -259,7 +259,7 @@ def _terms(ctx: Context, root: str) -> list[str]:
             continue
         seen.add(vid)
         inputs = view.inputs.get(vid, [])
-        name = _grad_fn(ctx, vid) or ""
+        name = ctx.view.grad_fn(vid) or ""
         if name.startswith(_SUM_LIKE) or (name.startswith(_SCALED) and len(inputs) == 1):
             stack.extend(e.src for e in inputs)
         else:
@@ -267,12 +267,6 @@ def _terms(ctx: Context, root: str) -> list[str]:
     return out
 
 
-def _grad_fn(ctx: Context, vid: str) -> str | None:
-    t = ctx.view.tensor_of(vid)
-    if t is not None:
-        return t.grad_fn
-    node = ctx.view.node_of(vid)
-    return node.name if node is not None else None
 
 
 # -- words ----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gradscope.analyse.findings.context import Context, Finding, listed, plural, quoted, unique
 from gradscope.analyse.findings.frontier import explain_never
-from gradscope.capture import CheckpointEvent, CutParamsEvent, TensorInfo, UnusedLossEvent
+from gradscope.capture import CheckpointEvent, CutParamsEvent, ReplacedEvent, TensorInfo, UnusedLossEvent
 
 
 def trainable_without_grad(ctx: Context) -> list[Finding]:
@@ -22,8 +22,11 @@ def trainable_without_grad(ctx: Context) -> list[Finding]:
     reasons: dict[tuple, tuple] = {}
     # with --step some backward calls were not recorded: then only a .grad still None at exit counts
     unrecorded = capture.backward_calls > sum(r.calls for r in capture.roots if r.step is not None)
+    left_model = {p for e in ctx.of_kind(ReplacedEvent) for p in e.old}  # GS804 says what became of them
     for t in ctx.tensors.values():
         if not ctx.watched(t) or ctx.got_grad(t) or (unrecorded and t.grad_is_none is not True):
+            continue
+        if t.id in left_model:
             continue
         if t.kind == "parameter":
             if t.id not in in_optimizer and _top(t.param_name) not in top_with_grad:

@@ -1,16 +1,19 @@
-"""GS801/GS802/GS803: the optimizer audit (frozen parameters held, trained parameters left out,
-parameters that get gradients but that no step changes)."""
+"""GS801-GS804: the optimizer audit (frozen parameters held, trained parameters left out,
+parameters that get gradients but that no step changes, a layer replaced after the optimizer was built)."""
 
 from __future__ import annotations
 
-from gradscope.analyse.findings.context import Context, Finding, unique, plural, listed
+from gradscope.analyse.findings.context import Context, Finding, listed, plural, unique
+from gradscope.capture import ReplacedEvent, TensorInfo
 
 
 def optimizer_audit(ctx: Context) -> list[Finding]:
     capture = ctx.capture
     if not capture.optimizers:
         return []
-    out = []
+    replaced = stale_replacements(ctx)
+    out = [_replaced_after_optimizer(ctx, *r) for r in replaced]
+    covered = {t.id for _, _, new, _ in replaced for t in new}
     for opt in capture.optimizers:
         frozen = [ctx.tensors[p] for p in opt.get("params", []) if p in ctx.tensors
                   and ctx.tensors[p].kind == "frozen"]
@@ -26,7 +29,8 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
     held = ctx.optimizer_params()
     # a parameter that no longer exists (replaced by assignment or by tying, a template layer that
     # nn.TransformerEncoder deep-copied) is nobody's to train
-    outside = [t for t in ctx.tensors.values() if t.kind == "parameter" and t.id not in held and t.alive]
+    outside = [t for t in ctx.tensors.values()
+               if t.kind == "parameter" and t.id not in held and t.alive and t.id not in covered]
     if capture.backward_calls and outside:
         trained = [t for t in outside if ctx.got_grad(t)]
         idle = [t for t in outside if not ctx.got_grad(t)]
@@ -49,6 +53,38 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
                 "network used under no_grad, or a module used only as a template).",
                 "call requires_grad_(False) on them to make the intent explicit"))
     return out + _never_changed(ctx)
+
+
+def stale_replacements(ctx: Context) -> list[tuple[ReplacedEvent, list[int], list[TensorInfo], str]]:
+    """(event, old parameters an optimizer holds, new parameters none holds, that optimizer's name) for each
+    layer or parameter assigned anew while an optimizer still held the one it replaced."""
+    found = []
+    held_by = {p: opt.get("name") for opt in ctx.capture.optimizers for p in opt.get("params", [])}
+    for event in ctx.of_kind(ReplacedEvent):
+        stale = [p for p in event.old if p in held_by]
+        new = [ctx.tensors[p] for p in event.new if p in ctx.tensors and ctx.tensors[p].requires_grad]
+        if stale and new and not any(t.id in held_by for t in new):
+            found.append((event, stale, new, held_by[stale[0]]))
+    return found
+
+
+def _replaced_after_optimizer(ctx: Context, event: ReplacedEvent, stale: list[int], new: list[TensorInfo],
+                              optimizer: str) -> Finding:
+    """GS804: the optimizer keeps the replaced parameters; the new ones are trained by nobody."""
+    names = [ctx.label(t) for t in new]
+    if event.what == "module":
+        fix = (f"replace the layer before building the optimizer, or add the new parameters: "
+               f"{optimizer}.add_param_group({{'params': {event.module}.parameters()}})")
+    else:
+        fix = "replace the parameter before building the optimizer, or change its values in place under torch.no_grad()"
+    return Finding(
+        "GS804", "warning", f"`{event.module}` was replaced after optimizer `{optimizer}` was built",
+        unique([event.line]), names,
+        f"line {event.line} assigns a new {event.what} to `{event.module}`, but `{optimizer}` was built before and "
+        f"still holds the {len(stale)} old parameter(s), which the model no longer uses; the new "
+        f"{listed(names)} {plural(names, 'gets', 'get')} gradients that no optimizer step applies, so "
+        f"`{event.module}` never trains.",
+        fix)
 
 
 def _never_changed(ctx: Context) -> list[Finding]:

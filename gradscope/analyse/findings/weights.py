@@ -46,7 +46,7 @@ def _products(ctx: Context) -> list[str]:
     found = []
     for vid, edges in ctx.view.inputs.items():
         flowing = [e for e in edges if e.flows_grad]
-        name = _grad_fn(ctx, vid) or ""
+        name = ctx.view.grad_fn(vid) or ""
         if name.startswith("MulBackward") and len(flowing) == 2 and flowing[0].src != flowing[1].src:
             found.append(vid)
     return found
@@ -62,7 +62,7 @@ def _reinforce(ctx, fr, product, x, w, log_probs) -> Finding | None:
     weight = ctx.view.tensor_of(w)
     names = [ctx.label(ctx.tensors[i]) for i in sorted(reach)]
     wname = ctx.code(weight.id) if weight is not None else "the weight"
-    pline = _line(ctx, product)
+    pline = ctx.view.line(product)
     return Finding(
         "GS703", "warning", f"the weight of `log_prob(...)` at line {pline} carries gradient into {listed(names)}",
         unique([weight.line if weight is not None else None, pline]), names,
@@ -78,16 +78,16 @@ def _soft_target(ctx, fr, product, x, w) -> Finding | None:
     """`p * log_q` with p a probability from a separate pass through the tensors log_q comes from."""
     lq = _through(ctx, x, _LOG_PROBS)
     p = _through(ctx, w, _PROBS)
-    if not (_grad_fn(ctx, lq) or "").startswith(_LOG_PROBS) or not (_grad_fn(ctx, p) or "").startswith(_PROBS):
+    if not (ctx.view.grad_fn(lq) or "").startswith(_LOG_PROBS) or not (ctx.view.grad_fn(p) or "").startswith(_PROBS):
         return None
     shared = (fr.reach_of(p) & fr.reach_of(lq)) & fr.trainable
     if not shared or _below(ctx, p) & _below(ctx, lq):
         return None  # another model (a teacher), or the same pass (an entropy)
     target = ctx.view.tensor_of(p)
     names = [ctx.label(ctx.tensors[i]) for i in sorted(shared)]
-    pline = _line(ctx, product)
+    pline = ctx.view.line(product)
     tname = ctx.code(target.id) if target is not None else "the target"
-    tline = target.line if target is not None else _line(ctx, p)
+    tline = target.line if target is not None else ctx.view.line(p)
     return Finding(
         "GS702", "warning", f"the soft target {tname} carries gradient into the model it is a target for",
         unique([tline, pline]), names,
@@ -100,7 +100,7 @@ def _soft_target(ctx, fr, product, x, w) -> Finding | None:
 def _through(ctx, vid, stop) -> str:
     """Follow `vid` down through nodes that only move values (view, squeeze, ...) to what made it."""
     for _ in range(16):
-        name = _grad_fn(ctx, vid) or ""
+        name = ctx.view.grad_fn(vid) or ""
         if name.startswith(stop) if stop else False:
             return vid
         inputs = [e for e in ctx.view.inputs.get(vid, []) if e.flows_grad]
@@ -125,20 +125,8 @@ def _below(ctx, vid) -> set[str]:
     return seen
 
 
-def _grad_fn(ctx, vid) -> str | None:
-    t = ctx.view.tensor_of(vid)
-    if t is not None:
-        return t.grad_fn
-    node = ctx.view.node_of(vid)
-    return node.name if node is not None else None
 
 
-def _line(ctx, vid) -> int | None:
-    t = ctx.view.tensor_of(vid)
-    if t is not None:
-        return t.line
-    node = ctx.view.node_of(vid)
-    return node.line if node is not None else None
 
 
 def _short(ctx, t) -> str:
