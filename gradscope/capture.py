@@ -338,6 +338,7 @@ class OptimizerInfo(TypedDict):
     name: str
     type: str
     params: list[Index]
+    line: NotRequired[Index | None]  # where the script bound it, i.e. built it (format 6)
 
 
 class WarningInfo(TypedDict):

@@ -61,14 +61,16 @@ def test_a_discrete_sample_without_a_differentiable_twin_is_not_blamed():
     assert _blaming(_vae(None)) == []
 
 
-def _router(gate_got_grad):
-    """idx = gate(x).argmax(); loss = table(idx).sum(): the gate is in the optimizer and never trained."""
+def _router(gate_got_grad, fed_back=False):
+    """idx = gate(x).argmax(); loss = table(idx).sum(): the gate is in the optimizer and never trained.
+    `fed_back`: the picked row is also combined with the scores (the term reaches the gate anyway)."""
     tensors = [_param(0, "gate.weight", got=gate_got_grad), _param(1, "table.weight"),
                _op(2, "scores", "MmBackward0", 20),
                _op(3, "idx", None, 21, rg=False, op="argmax"),
                _op(4, "picked", "EmbeddingBackward0", 22),
                _op(5, "loss", "SumBackward0", 23)]
-    edges = _edges((0, 2, True), (2, 3, False), (3, 4, False), (1, 4, True), (4, 5, True))
+    edges = _edges((0, 2, True), (2, 3, False), (3, 4, False), (1, 4, True), (4, 5, True),
+                   *([(2, 4, True)] if fed_back else []))
     cut = CutEvent(file="s.py", line=21, cut="nondiff", op="argmax", tensor=3, reaches=[0], calls=1)
     return Capture(script="s.py", tensors=tensors, edges=edges, events=[cut], backward_calls=1,
                    roots=[RootInfo(tensor=5, line=24, step=1)],
@@ -82,9 +84,15 @@ def test_a_parameter_behind_argmax_never_gets_a_gradient_and_the_argmax_line_is_
     assert "softmax" in finding.fix or "gumbel" in finding.fix
 
 
-def test_argmax_whose_parameters_get_gradient_elsewhere_is_not_blamed():
-    # the same graph, but the gate got a gradient (an auxiliary loss not drawn here): nothing to say
-    assert _blaming(_router(gate_got_grad=True)) == []
+def test_argmax_fed_back_into_what_the_term_reaches_anyway_is_not_blamed():
+    # greedy decoding: the argmax token goes back into the same model, which the term reaches directly
+    assert _blaming(_router(gate_got_grad=True, fed_back=True)) == []
+
+
+def test_a_gate_trained_only_by_another_term_is_blamed_for_the_routed_term():
+    # the gate gets gradient from an auxiliary loss (not drawn), but the routed term never reaches it
+    [finding] = _blaming(_router(gate_got_grad=True))
+    assert finding.code == "GS207" and finding.lines[0] == 21 and finding.tensors == ["gate.weight"]
 
 
 def test_a_gan_discriminator_step_on_detached_fakes_is_not_a_cut_finding():
@@ -184,3 +192,60 @@ def test_a_layer_replaced_after_the_optimizer_is_one_warning_at_the_replacing_li
 
 def test_a_layer_replaced_before_the_optimizer_is_nothing_to_report():
     assert _blaming(_replaced(before_optimizer=True)) == []
+
+
+def _ema(optimizer_holds):
+    """loss = mse(model(x)); the optimizer holds either the model's parameters or its EMA copy's."""
+    model = [_param(0, "model.weight", line=9), _param(1, "model.bias", line=9)]
+    ema = [_param(2, "ema.weight", got=False, line=10), _param(3, "ema.bias", got=False, line=10)]
+    loss = _op(4, "loss", "MseLossBackward0", 16)
+    held = [0, 1] if optimizer_holds == "model" else [2, 3]
+    return Capture(script="s.py", tensors=[*model, *ema, loss], edges=_edges((0, 4, True), (1, 4, True)),
+                   backward_calls=1, roots=[RootInfo(tensor=4, line=18, step=1)],
+                   optimizers=[{"name": "optimizer", "type": "Adam", "params": held, "line": 11}])
+
+
+def test_an_optimizer_over_the_ema_copy_is_one_warning_at_the_line_that_built_it():
+    [finding] = _blaming(_ema("ema"))
+    assert finding.code == "GS805" and finding.lines[0] == 11
+    assert finding.tensors == ["model.weight", "model.bias"]
+
+
+def test_an_ema_copy_outside_the_optimizer_is_nothing_to_report():
+    assert _blaming(_ema("model")) == []
+
+
+def _vq(straight_through):
+    """recon = dec(codebook[argmin(dist(enc(x)))]); loss = mse(recon) + mse(z_q, z.detach()) (+ mse(z, z_q.detach()))
+    With a straight-through copy the reconstruction term reaches the encoder; without, only the argmin does."""
+    tensors = [_param(0, "enc.weight"), _param(1, "codebook.weight"), _param(2, "dec.weight"),
+               _op(3, "z", "MmBackward0", 19),
+               _op(4, "codes", None, 21, rg=False, op="argmin"),
+               _op(5, "z_q", "EmbeddingBackward0", 22),
+               _op(6, "z_detached", None, 23, rg=False, op="detach"),
+               _op(7, "codebook_loss", "MseLossBackward0", 23),
+               _op(8, "commit", "MseLossBackward0", 23),
+               _op(9, "recon", "MseLossBackward0", 32),
+               _op(10, "loss", "AddBackward0", 32),
+               _op(11, "partial", "AddBackward0", 32)]
+    pairs = [(0, 3, True), (3, 4, False), (4, 5, False), (1, 5, True), (3, 6, False), (5, 7, True), (6, 7, False),
+             (3, 8, True), (2, 9, True), (9, 11, True), (7, 11, True), (11, 10, True), (8, 10, True)]
+    if straight_through:
+        pairs.append((3, 9, True))  # z + (z_q - z).detach() feeds the decoder
+    else:
+        pairs.append((5, 9, True))
+    events = [CutEvent(file="s.py", line=21, cut="nondiff", op="argmin", tensor=4, reaches=[0], calls=1),
+              CutEvent(file="s.py", line=23, cut="detach", op="detach", tensor=6, reaches=[0], calls=1)]
+    return Capture(script="s.py", tensors=tensors, edges=_edges(*pairs), events=events, backward_calls=1,
+                   roots=[RootInfo(tensor=10, line=34, step=1)],
+                   optimizers=[{"name": "opt", "type": "Adam", "params": [0, 1, 2]}])
+
+
+def test_a_reconstruction_term_cut_from_the_encoder_by_argmin_is_a_warning_at_the_argmin_line():
+    [finding] = _blaming(_vq(straight_through=False))
+    assert finding.code == "GS207" and finding.lines[0] == 21 and 32 in finding.lines
+    assert finding.tensors == ["enc.weight"]
+
+
+def test_the_codebook_loss_that_detaches_the_encoder_on_purpose_is_not_blamed():
+    assert _blaming(_vq(straight_through=True)) == []

@@ -81,3 +81,26 @@ def test_no_grad_lines_point_at_user_code(traced):
     assert "evaluate(leaf)" in source[evaluated["cut_line"] - 1]
     infer = tensors[capture["variables"]["infer"]]  # like no_grad: the line that entered inference_mode
     assert source[infer["cut_line"] - 1].strip() == "with torch.inference_mode():"
+
+
+def test_in_place_activations_are_attributed_to_their_own_module(tmp_path):
+    """nn.ReLU(inplace=True) makes a ReluBackward0 node inside `act`, not in the next module, and
+    F.leaky_relu(..., inplace=True) one made by that line: each module's output node has the grad_fn
+    class PyTorch gave that module's output."""
+    facts = tmp_path / "facts.json"
+    proc, capture = trace_json(SCRIPTS / "inplace_activation.py", facts, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    made = json.loads(facts.read_text())["made"]
+    assert made["act"] == "ReluBackward0"
+    by_module: dict = {}
+    for node in capture["nodes"]:
+        by_module.setdefault(node["module"], set()).add(node["name"])
+    for t in capture["tensors"]:
+        if t["grad_fn"]:
+            by_module.setdefault(t["module"], set()).add(t["grad_fn"])
+    for module, grad_fn in made.items():
+        assert grad_fn in by_module.get(f"model.{module}", set()), (module, grad_fn, by_module)
+    # made by Block.forward's own line, so in `model` itself, not in `out` (the next module)
+    lines = (SCRIPTS / "inplace_activation.py").read_text().splitlines()
+    [leaky] = [n for n in capture["nodes"] if n["name"] == "LeakyReluBackward1"]
+    assert leaky["module"] == "model" and "F.leaky_relu" in lines[leaky["line"] - 1]

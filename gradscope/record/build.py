@@ -171,8 +171,8 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         modules=[{"name": name, "type": entry["type"], "called": entry["called"],
                   "params": [cid[r.id] for r in entry["params"] if r.id in cid]}
                  for name, entry in modules.entries.items()],
-        optimizers=[{"name": e["name"], "type": e["type"], "params": [cid[r.id] for r in e["params"]]}
-                    for e in modules.optimizer_entries.values()],
+        optimizers=[{"name": e["name"], "type": e["type"], "params": [cid[r.id] for r in e["params"]],
+                     "line": e["line"]} for e in modules.optimizer_entries.values()],
         warnings=[dict(w, file=display(w["file"]) if w["file"] else None) for w in recorder.warnings],
         diagnostics=[Diagnostic(where, what, count, display(file) if file else None, line)
                      for (where, _), (count, what, file, line) in recorder.failures.by_site.items()],

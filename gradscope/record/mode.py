@@ -126,6 +126,8 @@ class RecordingMode(TorchFunctionMode):
             name, plain, inplace = self._name(func)
         except Exception:  # noqa: BLE001 - unhashable or odd callables: just run them
             return func(*args, **kwargs)
+        if kwargs.get("inplace") is True:  # F.relu(x, inplace=True): the mode sees F.relu, never relu_
+            inplace = True
         if plain:
             if name in _VALUE_READS and args:
                 _value_read(recorder, name, args[0])

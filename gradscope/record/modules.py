@@ -19,8 +19,8 @@ class ModuleNamer:
         self._called: dict[int, weakref.ref] = {}  # id(module) -> module, for every module called
         self._modules: weakref.WeakSet = weakref.WeakSet()
         self._names: dict[int, str] = {}  # id(module) -> variable name it was bound to
-        self._optimizers: list[tuple[str, weakref.ref]] = []
-        self.optimizer_entries: dict[int, dict] = {}  # id(optimizer) -> {"name", "type", "params"}
+        self._optimizers: list[tuple[str, weakref.ref, int | None]] = []  # (variable, optimizer, line bound)
+        self.optimizer_entries: dict[int, dict] = {}  # id(optimizer) -> {"name", "type", "params", "line"}
         self.params: dict[int, object] = {}  # record id -> parameter record (every module's)
         self.qualnames: dict[int, str] = {}  # id(module) -> qualified name
         self.entries: dict[str, dict] = {}  # qualified name -> {"type", "params", "called"}
@@ -35,9 +35,10 @@ class ModuleNamer:
         self._names.setdefault(id(module), name)
         self._modules.add(module)
 
-    def bind_optimizer(self, optimizer, name: str) -> None:
-        if not any(ref() is optimizer for _, ref in self._optimizers):
-            self._optimizers.append((name, weakref.ref(optimizer)))
+    def bind_optimizer(self, optimizer, name: str, line: int | None = None) -> None:
+        """The first binding names it, and its line is where the script built it."""
+        if not any(ref() is optimizer for _, ref, _ in self._optimizers):
+            self._optimizers.append((name, weakref.ref(optimizer), line or None))
 
     def live_modules(self) -> list:
         """Every module the script made that is still alive."""
@@ -45,7 +46,7 @@ class ModuleNamer:
 
     def optimizer_refs(self) -> list[tuple[str, weakref.ref]]:
         """(variable name, weak reference) of every optimizer the script bound to a name."""
-        return list(self._optimizers)
+        return [(name, ref) for name, ref, _ in self._optimizers]
 
     # -- module hooks --------------------------------------------------------------------------
     def on_parameter_registered(self, module, param, file, line) -> None:
@@ -110,9 +111,10 @@ class ModuleNamer:
                 rec = registry.lookup(b)
                 if rec is not None and (rec.name is None or rec.scope is not None):
                     rec.name, rec.scope = bname.replace("._orig_mod", ""), None
-        for name, ref in self._optimizers:
+        for name, ref, line in self._optimizers:
             opt = ref()
             if opt is not None:
                 params = [registry.record_for(p) for group in opt.param_groups for p in group["params"]]
-                self.optimizer_entries[id(opt)] = {"name": name, "type": type(opt).__name__, "params": params}
+                self.optimizer_entries[id(opt)] = {"name": name, "type": type(opt).__name__, "params": params,
+                                                   "line": line}
 

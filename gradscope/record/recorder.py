@@ -245,7 +245,7 @@ class Recorder:
         elif issubclass(kind, _Module):
             self.modules.bind_module(value, name)
         elif issubclass(kind, _Optimizer):
-            self.modules.bind_optimizer(value, name)
+            self.modules.bind_optimizer(value, name, line)
 
     # -- modules (hooks) ---------------------------------------------------------------------
     def on_parameter_registered(self, module, name, param) -> None:

@@ -15,9 +15,11 @@ alone would let gradient reach a trainable tensor that it does not reach now:
    though the rest of the training does reach them (a VAE's reconstruction term cut from the encoder
    by `sample()`). A warning only where the cut is not a choice the script made on purpose: a library
    cut with a differentiable twin (`sample()` when `rsample()` exists), values copied out of the
-   graph, or the script's own detach / no_grad leaving a whole term that trains nothing. The script's
-   own detach / no_grad / argmax whose tensors still get gradient (a GAN's `fake.detach()`, truncated
-   BPTT, an argmax token fed back) and `sample()` of discrete distributions are not reported here.
+   graph, indices or hard decisions (argmin, a comparison) that select what the term is computed from
+   (a VQ-VAE without a straight-through copy), or the script's own detach / no_grad leaving a whole term
+   that trains nothing. The script's own detach / no_grad whose tensors still get gradient (a GAN's
+   `fake.detach()`, truncated BPTT), an argmax token fed back into the same model (the term reaches that
+   model anyway) and `sample()` of discrete distributions are not reported here.
 """
 
 from __future__ import annotations
@@ -208,11 +210,17 @@ def cut_terms(ctx: Context) -> list[Finding]:
             continue
         for term in _terms(ctx, f"t{root.tensor}"):
             reach = fr.reach_of(term) & fr.trainable
-            for cut_vid in fr.cuts_of(term):
-                site = fr.site_of(cut_vid)
+            sites = [(cut_vid, fr.site_of(cut_vid)) for cut_vid in fr.cuts_of(term)]
+            # what the term's own detach / no_grad keeps out of it on purpose (a VQ codebook loss
+            # `mse(z_q, z.detach())`) is not something another cut in the term failed to let in
+            excluded = set().union(*(site.reaches for _, site in sites
+                                     if site is not None and site.cut in ("detach", "no_grad")))
+            for cut_vid, site in sites:
                 if site is None:
                     continue
                 new = (site.reaches & fr.trainable & got) - reach
+                if site.cut == "nondiff":
+                    new -= excluded
                 if not new or not _matters(site, reach, cut_vid == term):
                     continue
                 key = (site.file, site.line, site.op)
@@ -227,6 +235,12 @@ def _matters(site: Site, reach: set[int], is_term: bool) -> bool:
         return site.twin is not None
     if site.cut == "copy":
         return True
+    if site.cut == "nondiff":
+        # indices or a hard decision (argmin, a comparison) that select what a term is computed from: the
+        # term never reaches what made the scores (a VQ-VAE's encoder without a straight-through copy).
+        # When the term reaches those tensors anyway (an argmax token fed back into the same model), `new`
+        # is empty and nothing is said.
+        return not is_term
     if site.cut in ("detach", "no_grad", "inference"):
         # a term of the loss computed from the cut value that trains nothing (a loss of a prediction
         # made under no_grad); a cut value added as it is (`y1 + y2.detach()`) is a deliberate constant

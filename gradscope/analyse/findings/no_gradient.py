@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from gradscope.analyse.findings.context import Context, Finding, listed, plural, quoted, unique
 from gradscope.analyse.findings.frontier import explain_never
+from gradscope.analyse.findings.optimizer import misdirected_optimizers
 from gradscope.capture import CheckpointEvent, CutParamsEvent, ReplacedEvent, TensorInfo, UnusedLossEvent
 
 
@@ -22,7 +23,9 @@ def trainable_without_grad(ctx: Context) -> list[Finding]:
     reasons: dict[tuple, tuple] = {}
     # with --step some backward calls were not recorded: then only a .grad still None at exit counts
     unrecorded = capture.backward_calls > sum(r.calls for r in capture.roots if r.step is not None)
-    left_model = {p for e in ctx.of_kind(ReplacedEvent) for p in e.old}  # GS804 says what became of them
+    # GS804 says what became of replaced parameters, GS805 why an optimizer's tensors never get gradient
+    left_model = {p for e in ctx.of_kind(ReplacedEvent) for p in e.old}
+    left_model.update(t.id for _, held, _ in misdirected_optimizers(ctx) for t in held)
     for t in ctx.tensors.values():
         if not ctx.watched(t) or ctx.got_grad(t) or (unrecorded and t.grad_is_none is not True):
             continue

@@ -1,5 +1,6 @@
-"""GS801-GS804: the optimizer audit (frozen parameters held, trained parameters left out,
-parameters that get gradients but that no step changes, a layer replaced after the optimizer was built)."""
+"""GS801-GS805: the optimizer audit (frozen parameters held, trained parameters left out,
+parameters that get gradients but that no step changes, a layer replaced after the optimizer was built,
+an optimizer built over tensors that never get a gradient while the trained ones sit in none)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
     if not capture.optimizers:
         return []
     replaced = stale_replacements(ctx)
+    misdirected = misdirected_optimizers(ctx)
     out = [_replaced_after_optimizer(ctx, *r) for r in replaced]
-    covered = {t.id for _, _, new, _ in replaced for t in new}
+    out += [_misdirected(ctx, *m) for m in misdirected]
+    covered = {t.id for _, _, new, _ in replaced for t in new} | {t.id for *_, trained in misdirected for t in trained}
     for opt in capture.optimizers:
         frozen = [ctx.tensors[p] for p in opt.get("params", []) if p in ctx.tensors
                   and ctx.tensors[p].kind == "frozen"]
@@ -53,6 +56,42 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
                 "network used under no_grad, or a module used only as a template).",
                 "call requires_grad_(False) on them to make the intent explicit"))
     return out + _never_changed(ctx)
+
+
+def misdirected_optimizers(ctx: Context) -> list[tuple[dict, list[TensorInfo], list[TensorInfo]]]:
+    """(optimizer, the tensors it holds, parameters that get gradients in no optimizer) for each optimizer
+    none of whose tensors got a gradient from any recorded backward while other parameters did."""
+    if not ctx.capture.backward_calls or any(r.raised for r in ctx.capture.roots):
+        return []
+    held_anywhere = ctx.optimizer_params()
+    trained = [t for t in ctx.tensors.values() if t.kind == "parameter" and t.alive and t.id not in held_anywhere
+               and ctx.got_grad(t)]
+    if not trained:
+        return []
+    replaced = {p for e in ctx.of_kind(ReplacedEvent) for p in e.old}  # GS804's case
+    found = []
+    for opt in ctx.capture.optimizers:
+        held = [ctx.tensors[p] for p in opt.get("params", []) if p in ctx.tensors]
+        if held and all(ctx.watched(t) and not ctx.got_grad(t) and t.id not in replaced for t in held):
+            found.append((opt, held, trained))
+    return found
+
+
+def _misdirected(ctx: Context, opt: dict, held: list[TensorInfo], trained: list[TensorInfo]) -> Finding:
+    """GS805: every step of this optimizer updates tensors no backward reaches."""
+    names = [ctx.label(t) for t in trained]
+    held_names = [ctx.label(t) for t in held]
+    name, line = opt.get("name"), opt.get("line")
+    built = f" (built at line {line})" if line else ""
+    return Finding(
+        "GS805", "warning", f"optimizer `{name}` holds none of the parameters that get gradients",
+        unique([line, *(t.line for t in trained)]), names,
+        f"`{name}`{built} holds {listed(held_names, 6)}, none of which got a gradient from any recorded backward, "
+        f"while {listed(names, 6)} {plural(names, 'gets', 'get')} gradients but {plural(names, 'sits', 'sit')} in no "
+        "optimizer: every step updates tensors the loss never reaches (an optimizer built over a copy of the "
+        "model, such as an EMA or a deepcopy, or over a model object that was later rebuilt).",
+        f"build `{name}` from the parameters of the model the loss is computed with "
+        "(torch.optim.X(model.parameters(), ...)); keep copies such as an EMA model out of it")
 
 
 def stale_replacements(ctx: Context) -> list[tuple[ReplacedEvent, list[int], list[TensorInfo], str]]:
