@@ -206,6 +206,8 @@ def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_afte
         if json_path:
             text = json.dumps(outcome.to_json(), indent=1, ensure_ascii=False) + "\n"
             write_atomically(json_path, text.encode("utf-8"))
+    if ranks is not None and note is None:
+        _wait_for_report(*ranks)
     return 0 if outcome.ok else 1
 
 
@@ -219,6 +221,17 @@ def _gather_ranks(mine, rank: int, world_size: int):
     except RanksUnavailable as exc:
         return [mine], f"checked rank {rank} alone: could not gather the other ranks ({exc})"
     return [RunFacts.from_json(json.loads(p)) for p in payloads], None
+
+
+def _wait_for_report(rank: int, world_size: int) -> None:
+    """No rank exits before every rank is done, the reporting one included: torchrun ends the whole job
+    (SIGTERM) as soon as one rank exits non-zero, which would cut the report and --json short."""
+    from gradscope.record.ranks import RanksUnavailable, exchange
+
+    try:
+        exchange(b"done", rank, world_size, "check-done")
+    except RanksUnavailable:
+        pass  # the reporting rank died: torchrun reports that itself
 
 
 def diff(a_path: str, b_path: str, json_path: str | None) -> int:

@@ -121,3 +121,22 @@ def test_trace_stops_each_rank_after_its_own_backward_call(tmp_path):
             assert params[name]["grad_is_none"] is fact["grad_is_none"], (f["rank"], name)
             assert any(params[name]["grads"]) is fact["got_grad"], (f["rank"], name)
 
+
+def test_report_survives_a_slow_reporting_rank(tmp_path):
+    """torchrun ends the job as soon as one rank exits non-zero: the other ranks must wait until the
+    reporting rank has printed and written --json (here it is held back for 3 s, as on a busy machine)."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import os, time\n"
+        "if os.environ.get('RANK') == '0':\n"
+        "    import gradscope.render.check as _check\n"
+        "    _print = _check.print_check\n"
+        "    def _slow(*args, **kwargs):\n"
+        "        time.sleep(3)\n"
+        "        return _print(*args, **kwargs)\n"
+        "    _check.print_check = _slow\n")
+    out = tmp_path / "check.json"
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    proc = _torchrun("check", "--trains", "model.*", "--json", out, SCRIPT, env={"PYTHONPATH": path})
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert proc.stderr.count(f"gradscope check {SCRIPT.name} · 2 ranks") == 1, proc.stderr[-3000:]
+    assert json.loads(out.read_text())["ok"] is False
