@@ -37,8 +37,8 @@ def env() -> dict:
     return out
 
 
-def run(cmd: list[str], *, python: str | None = None, timeout: float = 600) -> Run:
-    """Run `cmd` to completion; raise with its stderr if it failed."""
+def run(cmd: list[str], *, python: str | None = None, timeout: float = 600, codes=(0,)) -> Run:
+    """Run `cmd` to completion; raise with its stderr if it failed (exited with a code not in `codes`)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -47,7 +47,7 @@ def run(cmd: list[str], *, python: str | None = None, timeout: float = 600) -> R
         proc.kill()
         raise RuntimeError(f"timed out after {timeout} s: {' '.join(cmd)}") from None
     wall = time.perf_counter() - start
-    if proc.returncode != 0:
+    if proc.returncode not in codes:
         raise RuntimeError(f"exit {proc.returncode}: {' '.join(cmd)}\n{err[-3000:]}")
     facts = {}
     for line in out.splitlines():

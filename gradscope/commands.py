@@ -206,6 +206,8 @@ def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_afte
         if json_path:
             text = json.dumps(outcome.to_json(), indent=1, ensure_ascii=False) + "\n"
             write_atomically(json_path, text.encode("utf-8"))
+    if ranks is not None and note is None:
+        _wait_for_report(*ranks)
     return 0 if outcome.ok else 1
 
 
@@ -221,24 +223,42 @@ def _gather_ranks(mine, rank: int, world_size: int):
     return [RunFacts.from_json(json.loads(p)) for p in payloads], None
 
 
+def _wait_for_report(rank: int, world_size: int) -> None:
+    """No rank exits before every rank is done, the reporting one included: torchrun ends the whole job
+    (SIGTERM) as soon as one rank exits non-zero, which would cut the report and --json short."""
+    from gradscope.record.ranks import RanksUnavailable, exchange
+
+    try:
+        exchange(b"done", rank, world_size, "check-done")
+    except RanksUnavailable:
+        pass  # the reporting rank died: torchrun reports that itself
+
+
 def diff(a_path: str, b_path: str, json_path: str | None) -> int:
-    from gradscope.analyse.diff import diff as compare
+    from gradscope.analyse.diff import collector_paused
     from gradscope.console import stderr_console
     from gradscope.render.diff import render_text
 
     if json_path:
         check_outputs([json_path], [a_path, b_path])
-    a, b = load_capture(a_path), load_capture(b_path)
-    if a.format_version != b.format_version:
-        raise CaptureError(f"{a_path} has capture format {a.format_version} and {b_path} format {b.format_version}: "
-                           "re-trace both with the same gradscope to compare them")
-    result = compare(a, b)
+    with collector_paused():  # the captures are freed (by reference counts) before the collector is back
+        result = _diff_files(a_path, b_path)
     sys.stdout.write(render_text(result, a_path, b_path))
     if json_path:
         text = json.dumps(result.to_json(), indent=1, ensure_ascii=False) + "\n"
         write_atomically(json_path, text.encode("utf-8"))
         stderr_console().print(f"Wrote the changes to {json_path}", highlight=False, markup=False)
     return 1 if result.changes else 0
+
+
+def _diff_files(a_path: str, b_path: str):
+    from gradscope.analyse.diff import diff as compare
+
+    a, b = load_capture(a_path), load_capture(b_path)
+    if a.format_version != b.format_version:
+        raise CaptureError(f"{a_path} has capture format {a.format_version} and {b_path} format {b.format_version}: "
+                           "re-trace both with the same gradscope to compare them")
+    return compare(a, b)
 
 
 def load_capture(path: str) -> Capture:

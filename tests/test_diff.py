@@ -3,11 +3,15 @@ torch), then end to end on two configs of a realistic training script."""
 
 from __future__ import annotations
 
+import gc
 import json
+import sys
 
 from conftest import SAMPLES, run_gradscope, trace_json
 
 from gradscope.analyse.diff import diff
+from gradscope.analyse.findings import find_all
+from gradscope.analyse.params import param_statuses
 from gradscope.capture import Capture, EdgeInfo, RootInfo, TensorInfo
 
 SCRIPT = SAMPLES / "ci" / "train.py"
@@ -64,6 +68,35 @@ def test_parameter_statuses_cuts_and_roots():
     back = _changes(diff(b, a))
     assert ("parameters", "~", "enc.w", "started getting a gradient") in back
     assert ("cuts", "-", "feats: detach()", "removed") in back
+
+
+def test_collector_is_paused_while_comparing_and_left_as_it_was():
+    a = _capture([_param(0, "enc.w")], held=[0])
+    b = _capture([_param(0, "enc.w", got=False)], held=[0], cut_line=12)
+    diff(a, b)  # imports the findings first
+    seen, thresholds = [], gc.get_threshold()
+
+    def inside_diff(phase, info):  # in the analyses diff runs (the bulk of its time)
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code not in (find_all.__code__, param_statuses.__code__):
+            frame = frame.f_back
+        if frame is not None:
+            seen.append(phase)
+
+    gc.callbacks.append(inside_diff)
+    gc.set_threshold(1)  # any allocation would start a collection
+    try:
+        assert gc.isenabled()
+        diff(a, b)
+        assert gc.isenabled()
+        gc.disable()
+        diff(a, b)
+        assert not gc.isenabled()
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.enable()
+        gc.callbacks.pop()
+    assert seen == []  # no collection ran in either diff's analyses
 
 
 def test_findings_that_appear_or_go():
