@@ -493,7 +493,7 @@ class Capture(msgspec.Struct, forbid_unknown_fields=True, dict=True):
     def loads(cls, text: str | bytes) -> "Capture":
         """Decode and validate against the schema; anything malformed raises CaptureError (one line)."""
         _check_version(_header(text).format_version)
-        with _collector_paused():
+        with collector_paused():
             try:
                 capture = _DECODER.decode(text)
             except msgspec.DecodeError as exc:  # ValidationError included
@@ -534,9 +534,10 @@ class _Header(msgspec.Struct):
 
 
 @contextlib.contextmanager
-def _collector_paused():
-    """Decoding makes millions of small objects and no cycles: without this, Python's cyclic GC
-    rescans them over and over (3x the decode time on a 100k-node capture)."""
+def collector_paused():
+    """Decoding (and analysing) makes millions of small objects and no cycles: without this, Python's
+    cyclic GC rescans them over and over (3x the decode time on a 100k-node capture). Drop the captures
+    before leaving, or the first collection after it scans them once more."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

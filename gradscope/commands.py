@@ -10,7 +10,7 @@ import os
 import sys
 
 from gradscope.api import frozen_heap
-from gradscope.capture import Capture
+from gradscope.capture import Capture, collector_paused
 from gradscope.errors import CaptureError, RenderError
 from gradscope.escape import for_terminal, printable_finding
 from gradscope.output import check_outputs, files_named, write_atomically, write_output
@@ -235,7 +235,6 @@ def _wait_for_report(rank: int, world_size: int) -> None:
 
 
 def diff(a_path: str, b_path: str, json_path: str | None) -> int:
-    from gradscope.analyse.diff import collector_paused
     from gradscope.console import stderr_console
     from gradscope.render.diff import render_text
 

@@ -8,13 +8,11 @@ in, pure data out; no torch.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from dataclasses import asdict, dataclass, field
 
 from gradscope.analyse.graph import tensor_label
 from gradscope.analyse.params import ParamStatus, param_statuses
-from gradscope.capture import Capture
+from gradscope.capture import Capture, collector_paused
 
 CUT_KINDS = ("detached", "no_grad", "inference")
 
@@ -51,20 +49,6 @@ def diff(a: Capture, b: Capture, *, findings_a=None, findings_b=None) -> DiffRes
         changes += _keyed("findings", _findings(fa), _findings(fb))
     return DiffResult(a.script, b.script, changes)
 
-
-@contextlib.contextmanager
-def collector_paused():
-    """The analyses index every edge and node of both graphs (millions of small containers, no
-    cycles): the cyclic GC would rescan the two loaded captures again and again, a third of the time
-    of a diff of two 100k-node captures. Drop the captures before leaving, or the first collection
-    after it scans them once more."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # -- parameters -----------------------------------------------------------------------------------
