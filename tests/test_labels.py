@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import SCRIPTS, run_python, trace_json
+from conftest import ROOT, SCRIPTS, run_python, trace_json
 
 # name -> kind, by the contract's rules (first that applies)
 EXPECTED = {
@@ -104,3 +104,17 @@ def test_in_place_activations_are_attributed_to_their_own_module(tmp_path):
     lines = (SCRIPTS / "inplace_activation.py").read_text().splitlines()
     [leaky] = [n for n in capture["nodes"] if n["name"] == "LeakyReluBackward1"]
     assert leaky["module"] == "model" and "F.leaky_relu" in lines[leaky["line"] - 1]
+
+
+def test_no_cut_edge_between_tensors_that_carry_gradient(tmp_path):
+    """An argmax token fed back while `logits` is rebound each step: the edges drawn to show where the
+    token came from never mark the parameter -> logits input as a cut (both require grad in torch)."""
+    script = ROOT / "tests" / "diagnosis" / "correct" / "greedy_decoding_feedback.py"
+    proc, capture = trace_json(script, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    tensors = {f"t{t['id']}": t for t in capture["tensors"]}
+    cuts = [e for e in capture["edges"] if not e["flows_grad"]]
+    assert any(e["cut"] == "nondiff" for e in cuts)  # the argmax itself is a cut
+    wrong = [e for e in cuts if e["src"] in tensors and e["dst"] in tensors
+             and tensors[e["src"]]["requires_grad"] and tensors[e["dst"]]["requires_grad"]]
+    assert not wrong

@@ -143,6 +143,12 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
                 edge = EdgeInfo(src, dst_v, False, cut_reason(src_info), src_info.kind, src_info.cut_line)
             else:  # what a cut tensor was made from
                 dst_info = by_cid[cid[dst.id]]
+                if dst_info.requires_grad:
+                    # a tensor that carries gradient on the way to a cut (the logits an argmax reads): its
+                    # inputs are drawn by its recorded grad_fn, or, when none was recorded, as plain inputs
+                    if dst_info.node is None:
+                        edges[(src, dst_v)] = EdgeInfo(src, dst_v, src_info.requires_grad)
+                    continue
                 cuts = dst_info.kind in ("detached", "no_grad", "inference", "nondiff")
                 edge = EdgeInfo(src, dst_v, False, cut_reason(dst_info) if cuts else None, dst_info.kind,
                                 dst_info.cut_line if cuts else None)

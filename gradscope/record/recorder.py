@@ -101,7 +101,9 @@ class Recorder:
         outputs = []
         if mutated is not None:
             outputs.append(mutated)
-        if type(out) is _Tensor or isinstance(out, _Tensor):
+        if out is mutated:
+            pass  # an in-place op returns the tensor it changed
+        elif type(out) is _Tensor or isinstance(out, _Tensor):
             outputs.append(out)
         elif isinstance(out, (tuple, list)):  # also torch.return_types (max, topk, ...)
             outputs.extend(o for o in out if isinstance(o, _Tensor))
@@ -123,6 +125,8 @@ class Recorder:
                 rec.file, rec.line, rec.op = file, line, op
                 rec.module = module
             elif t is mutated or op in _DETACH_INPLACE:
+                if rec.event_hold not in (None, event) and rec in in_recs:  # relu_ of a frozen stem's output
+                    event.before = rec.event_hold
                 registry.set_event(t, event)
                 self._note_mutation(op, rec, file, line)
                 self.facts.on_mutation(op, rec, t, file, line)

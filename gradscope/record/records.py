@@ -111,7 +111,7 @@ MAX_CUT_DEPTH = 16
 
 class OpEvent:
     __slots__ = ("op", "inputs", "in_rg", "outputs", "file", "line", "module", "seq", "grad_mode", "depth",
-                 "hooked", "__weakref__")
+                 "hooked", "before", "__weakref__")
 
     def __init__(self, op, inputs, in_rg, file, line, module, grad_mode):
         self.op = op
@@ -125,6 +125,7 @@ class OpEvent:
         self.grad_mode = grad_mode
         self.depth = 0
         self.hooked = False  # saved_tensors_hooks were in effect: its nodes' saved tensors are never read
+        self.before = None  # an in-place op on a tensor without gradient: the event that made the version it changed
 
     def weak(self):
         return weakref.ref(self)

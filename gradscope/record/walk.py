@@ -245,9 +245,11 @@ class Graph:
             if rec.detached_from is not None:
                 sources = [rec.detached_from]
             else:
-                event = rec.event
-                if event is not None:
-                    sources = [r for r in event.inputs if r is not rec]
+                event, visited = rec.event, set()
+                while event is not None and id(event) not in visited:  # back through in-place ops on it
+                    visited.add(id(event))
+                    sources += [r for r in event.inputs if r is not rec]
+                    event = event.before if rec in event.inputs else None
             for src in sources:
                 snap.cut_edges.append((src, rec))
                 if src.id not in seen_cut:

@@ -273,8 +273,8 @@ def _raise_frame_table(capture: Capture) -> Table | None:
         return None
     frame = frames[-1]
     index = capture._tensor_index()
-    where = "module level" if frame["function"] == "<module>" else f"{frame['function']}()"
-    table = Table(title=f"Tensors in {where} at line {frame['line']}, where {exc.get('type')} was raised",
+    where = "at module level" if frame["function"] == "<module>" else f"in {frame['function']}()"
+    table = Table(title=f"Tensors {where} at line {frame['line']}, where {exc.get('type')} was raised",
                   title_justify="left", box=None, pad_edge=False)
     for column in ("name", "kind", "requires_grad", "grad_fn", "shape", "made at"):
         table.add_column(column, no_wrap=True)
