@@ -28,7 +28,7 @@ from gradscope.errors import CaptureError
 # 3: diagnostics (gradscope's own failures while recording: where, what, how often).
 # 4: stopped_after (the N of --stop-after when it ended the script).
 # 5: grad_health (gradient norms per backward call site, parameter updates, NaN origins).
-# 6: grad_health norms after the recorded call (NormSite.recorded_call, NormSeries.recorded); dead rows of Linear weights.
+# 6: norms after each site's recorded call (NormSite.recorded_call, NormSeries.recorded); dead rows of Linear weights.
 FORMAT_VERSION = 6
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]

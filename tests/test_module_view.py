@@ -163,8 +163,10 @@ def _two_call_capture(format_6: bool = True) -> Capture:
              NormSite(file="s.py", line=9, calls=1, recorded_call=2 if format_6 else None,
                       series=[param(3, "b.weight", 0.5, 2)])]
     return Capture(script="s.py", tensors=tensors, backward_calls=2,
-                   roots=[RootInfo(tensor=0, file="s.py", line=5, step=1), RootInfo(tensor=1, file="s.py", line=9, step=2)],
-                   modules=[{"name": "a", "type": "Linear", "params": [2]}, {"name": "b", "type": "Linear", "params": [3]}],
+                   roots=[RootInfo(tensor=0, file="s.py", line=5, step=1),
+                          RootInfo(tensor=1, file="s.py", line=9, step=2)],
+                   modules=[{"name": "a", "type": "Linear", "params": [2]},
+                            {"name": "b", "type": "Linear", "params": [3]}],
                    grad_health=GradHealth(norms=True, sites=sites))
 
 

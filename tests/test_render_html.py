@@ -105,7 +105,8 @@ def _norm_shown(capture: Capture, name: str) -> str:
     got = combined_norm(recorded_norms(capture), params)
     steps = [r for r in capture.roots if r.step is not None]
     n, root = next((n, r) for n, r in enumerate(steps, 1) if r.step == got.call)
-    return f"grad norm\n{got.value:.3g}, right after backward #{n} {capture.tensor(root.tensor).name} (line {root.line})"
+    name = capture.tensor(root.tensor).name
+    return f"grad norm\n{got.value:.3g}, right after backward #{n} {name} (line {root.line})"
 
 
 def _internal_ids(text: str) -> list[str]:

@@ -254,7 +254,8 @@ def _dead_units(ctx: Context, site: NormSite) -> list[Finding]:
     calls = (f"each of the {counts.pop()} backward calls" if len(counts) == 1
              else f"every one of the {min(counts)} or more backward calls")
     if len(dead) == 1:
-        title = f"{dead[0].dead_rows} of {dead[0].rows} units of `{_layer(dead[0].name)}` got zero gradient at every call"
+        s = dead[0]
+        title = f"{s.dead_rows} of {s.rows} units of `{_layer(s.name)}` got zero gradient at every call"
     else:
         title = f"dead units in {len(dead)} Linear layers: zero gradient at every call"
     lines = unique([ctx.tensors[s.tensor].line for s in dead if s.tensor in ctx.tensors] + [site.line])
