@@ -28,7 +28,8 @@ from gradscope.errors import CaptureError
 # 3: diagnostics (gradscope's own failures while recording: where, what, how often).
 # 4: stopped_after (the N of --stop-after when it ended the script).
 # 5: grad_health (gradient norms per backward call site, parameter updates, NaN origins).
-# 6: typed events (one record per kind; `replaced`), and the exception's frames with their tensor locals.
+# 6: typed events (one record per kind; `replaced`), the exception's frames with their tensor locals, norms after
+#    each site's recorded call (NormSite.recorded_call, NormSeries.recorded) and dead rows of Linear weights.
 FORMAT_VERSION = 6
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
@@ -380,6 +381,10 @@ class NormSeries(_Record):
     first_nonfinite: Index | None = None  # index (among all backward calls) of the first such call
     series_calls: list[Index] = msgspec.field(default_factory=list)  # index among all backward calls
     series: list[float | None] = msgspec.field(default_factory=list)
+    recorded: float | str | None = None  # the norm after the site's recorded call ("nan"/"inf" as text); format 6
+    rows: Index | None = None  # a Linear's weight: its rows (output units), watched for dead units; format 6
+    dead_rows: Index = 0  # rows whose gradient was exactly zero after every call that gave it one
+    dead_rows_at: list[Index] = msgspec.field(default_factory=list)  # the first of them (at most 32)
 
 
 class NormSite(_Record):
@@ -391,6 +396,7 @@ class NormSite(_Record):
     calls: Index = 0  # backward calls at this site whose norms were taken
     accumulated: Index = 0  # of those, calls with no optimizer step since the previous backward call
     series: list[NormSeries] = msgspec.field(default_factory=list)
+    recorded_call: Index | None = None  # the call whose graph was recorded (index among all backward calls); format 6
 
 
 class ParamUpdate(_Record):

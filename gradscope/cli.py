@@ -120,6 +120,8 @@ def check(
                                 help="Also fail on findings of this severity or above."),
     stop_after: Optional[int] = typer.Option(None, "--stop-after", min=1, help=_STOP_AFTER_HELP),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the results as JSON to this path."),
+    nan: bool = typer.Option(False, "--nan", help="Fail when a forward value or a gradient became NaN/Inf, "
+                             "naming the op that made it first (slower: checks every op)."),
 ) -> None:
     """Run SCRIPT and check where gradient flows: exit 0 when every rule holds, 1 otherwise."""
     from gradscope import commands
@@ -130,7 +132,7 @@ def check(
     if module is not None and script is not None:
         args.insert(0, script)
     code = commands.check(script=script, module=module, args=args, trains=trains, frozen=frozen,
-                          fail_on=fail_on, json_path=json_path, stop_after=stop_after)
+                          fail_on=fail_on, json_path=json_path, stop_after=stop_after, nan=nan)
     raise typer.Exit(code)
 
 

@@ -175,7 +175,8 @@ def explain(*, target, module, args, tensors, json_path, step, stop_after=None, 
     return code
 
 
-def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_after, report_rank: int = 0) -> int:
+def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_after, report_rank: int = 0,
+          nan: bool = False) -> int:
     """Trace, then judge the rules (over every rank under torchrun); rank 0 reports and writes --json."""
     from gradscope.analyse.check import FAIL_ON, check as judge, run_facts
     from gradscope.console import stderr_console
@@ -190,13 +191,13 @@ def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_afte
     target = _resolve(script, module)
     if json_path and reporting:
         check_outputs([json_path], [target.path, *files_named(args)])
-    result = _trace(target, args, None, (), stop_after)
+    result = _trace(target, args, None, (), stop_after, {"nan": True} if nan else None)
     if result.forked_child:
         return result.exit_code
     runs, note = [run_facts(result.capture, ranks[0] if ranks else None)], None
     if ranks is not None:
         runs, note = _gather_ranks(runs[0], *ranks)
-    outcome = judge(runs, trains=trains, frozen=frozen, fail_on=fail_on)
+    outcome = judge(runs, trains=trains, frozen=frozen, fail_on=fail_on, nan=nan)
     if reporting:
         console = stderr_console()
         sys.stdout.flush()

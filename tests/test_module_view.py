@@ -17,6 +17,7 @@ MODELS = SCRIPTS / "models"
 NAMES = ["resnet_frozen_stem", "gan_step", "tiny_gpt", "lstm_seq2seq", "lora"]
 WIDTH = 120
 LINE_BUDGET = 50
+NORM = r"[0-9.]+(?:e[+-]\d+)?"  # a gradient norm as the view prints it (3 significant digits)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,8 @@ def test_frozen_stem_row_names_path_word_and_line(traced):
 def test_gan_generator_is_not_reached_by_the_discriminator_loss(traced):
     report, capture, _ = traced["gan_step"]
     detach = _line_of("gan_step", r"D\(fake\.detach\(\)\)")
-    assert re.search(r"^G\s+Sequential\s+6 trainable\s+✗✓\s*$", report, re.M), report
-    assert re.search(r"^D\s+Sequential\s+6 trainable\s+✓✓\s*$", report, re.M), report
+    assert re.search(rf"^G\s+Sequential\s+6 trainable\s+✗✓\s+{NORM}\s*$", report, re.M), report
+    assert re.search(rf"^D\s+Sequential\s+6 trainable\s+✓✓\s+{NORM}\s*$", report, re.M), report
     assert f"✂ detach() · line {detach}  fake.detach() → D.0" in report
     # the marks are the capture's per-backward facts about G's parameters
     g = [t for t in capture.tensors if (t.param_name or "").startswith("G.")]
@@ -104,3 +105,86 @@ def test_no_cut_edge_from_a_constant(traced, name):
         assert src_kind in CUT_KINDS or (dst_kind in CUT_KINDS and src_kind in GRAD_KINDS), (src, dst)
     running = {f"t{t.id}" for t in capture.tensors if t.name and "running_" in t.name}
     assert not [s for s, _ in re.findall(r"^\s*(\w+) -> (\w+) \[[^\]]*dashed", dot, re.M) if s in running]
+
+
+NORMS_SCRIPT = SCRIPTS / "health_module_norms.py"
+
+
+@pytest.mark.parametrize("step", [None, 4])
+def test_norm_column_is_torchs_norm_after_the_recorded_call(tmp_path, step):
+    """The script writes each module's gradient norm as torch computes it (p.grad.norm() put together)
+    after every backward call; the view prints the one after the recorded call (the first, or --step N's),
+    from the recorded norms (the 32x32 gradients are far too large for the capture to keep values)."""
+    import json
+    import math
+
+    facts, out = tmp_path / "torch.json", tmp_path / "cap.json"
+    extra = ["--step", str(step)] if step else []
+    proc = run_gradscope("trace", "--no-findings", "--json", out, *extra, NORMS_SCRIPT, facts,
+                         env={"COLUMNS": str(WIDTH)})
+    assert proc.returncode == 0, proc.stderr
+    want = json.loads(facts.read_text())[(step or 1) - 1]
+    assert "grad norm after #1" in proc.stderr
+    printed = {m.group(1): float(m.group(2)) for m in
+               re.finditer(rf"^\s*(model[\w.]*)\s+\w+\s+\d+ trainable\s+✓\s+({NORM})\s*$", proc.stderr, re.M)}
+    assert printed.keys() == want.keys(), proc.stderr
+    for name, value in printed.items():
+        assert float(f"{want[name]:.3g}") == pytest.approx(value, rel=1e-9), (name, value, want[name])
+    # the capture holds them exactly: per parameter, after that call
+    capture = Capture.loads(out.read_text())
+    (site,) = capture.grad_health.sites
+    assert site.recorded_call == (step or 1)
+    from gradscope.analyse.norms import combined_norm, recorded_norms
+
+    norms = recorded_norms(capture)
+    model = next(m for m in capture.modules if m["name"] == "model.2.0")
+    assert math.isclose(combined_norm(norms, model["params"]).value, want["model.2.0"], rel_tol=1e-5)
+    assert all(t.grad_values is None for t in capture.tensors if t.param_name == "model.2.0.weight")
+
+
+def _two_call_capture(format_6: bool = True) -> Capture:
+    """Module `a` gets a gradient from call 1 only (None after call 2), `b` from both."""
+    from gradscope.capture import GradHealth, NormSeries, NormSite, RootInfo, TensorInfo
+
+    tensors = [TensorInfo(id=0, name="loss1", kind="nonleaf", is_leaf=False, grads=[None, None]),
+               TensorInfo(id=1, name="loss2", kind="nonleaf", is_leaf=False, grads=[None, None]),
+               TensorInfo(id=2, param_name="a.weight", kind="parameter", requires_grad=True, is_parameter=True,
+                          shape=[64], module="a", grads=[True, False]),
+               TensorInfo(id=3, param_name="b.weight", kind="parameter", requires_grad=True, is_parameter=True,
+                          shape=[64], module="b", grads=[True, True])]
+
+    def param(tid, name, value, call):
+        return NormSeries(of="parameter", name=name, tensor=tid, first=value, last=value, min=value, max=value,
+                          median=value, calls=1, series_calls=[call], series=[value],
+                          recorded=value if format_6 else None)
+
+    sites = [NormSite(file="s.py", line=5, calls=1, recorded_call=1 if format_6 else None,
+                      series=[param(2, "a.weight", 3.0, 1), param(3, "b.weight", 4.0, 1)]),
+             NormSite(file="s.py", line=9, calls=1, recorded_call=2 if format_6 else None,
+                      series=[param(3, "b.weight", 0.5, 2)])]
+    return Capture(script="s.py", tensors=tensors, backward_calls=2,
+                   roots=[RootInfo(tensor=0, file="s.py", line=5, step=1),
+                          RootInfo(tensor=1, file="s.py", line=9, step=2)],
+                   modules=[{"name": "a", "type": "Linear", "params": [2]},
+                            {"name": "b", "type": "Linear", "params": [3]}],
+                   grad_health=GradHealth(norms=True, sites=sites))
+
+
+@pytest.mark.parametrize("format_6", [True, False], ids=["format6", "format5"])
+def test_a_module_the_last_call_left_no_gradient_shows_its_earlier_norm_marked(format_6):
+    from gradscope.render.tree import render_text
+
+    text = render_text(_two_call_capture(format_6), {"view": "module"})
+    assert "grad norm after #2" in text
+    assert re.search(r"^a\s+Linear\s+1 trainable\s+✓✗\s+3 \(#1\)\s*$", text, re.M), text
+    assert re.search(r"^b\s+Linear\s+1 trainable\s+✓✓\s+0\.5\s*$", text, re.M), text
+
+
+def test_without_recorded_norms_the_column_says_at_exit():
+    from gradscope.render.tree import render_text
+
+    capture = _two_call_capture()
+    capture.grad_health = None  # a capture from before format 5
+    capture.tensors[2].grad_is_none, capture.tensors[2].grad_values = False, [3.0, 4.0]
+    text = render_text(capture, {"view": "module"})
+    assert "grad norm at exit" in text and re.search(r"^a\s+Linear.*\s5\s*$", text, re.M), text

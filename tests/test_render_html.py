@@ -95,6 +95,20 @@ def _vid(capture: Capture, name: str) -> str:
     return f"t{t.id}"
 
 
+def _norm_shown(capture: Capture, name: str) -> str:
+    """What the details panel must say of a module's (or a parameter's) gradient norm: the recorded
+    norm after the latest recorded backward (the module view's number, tested against torch there)."""
+    from gradscope.analyse.norms import combined_norm, recorded_norms
+
+    params = [p for m in capture.modules if m["name"] == name or m["name"].startswith(name + ".") for p in m["params"]]
+    params = params or [t.id for t in capture.tensors if t.param_name == name]
+    got = combined_norm(recorded_norms(capture), params)
+    steps = [r for r in capture.roots if r.step is not None]
+    n, root = next((n, r) for n, r in enumerate(steps, 1) if r.step == got.call)
+    name = capture.tensor(root.tensor).name
+    return f"grad norm\n{got.value:.3g}, right after backward #{n} {name} (line {root.line})"
+
+
 def _internal_ids(text: str) -> list[str]:
     return re.findall(r"\b[tnm]\d+(?:r\d+)?\b", text)
 
@@ -207,6 +221,7 @@ def test_modules_open_and_close_in_place(browser, models):
     details = _info(browser)
     assert "model.blocks.1" in details and "BasicBlock" in details
     assert re.search(r"trainable parameters\n6\b", details) and re.search(r"frozen parameters\n0\b", details)
+    assert _norm_shown(capture, "model.blocks.1") in details  # its 6 parameters' norm together
     assert "model.blocks.1" in browser.execute_script("return gradscopePage.collapsed()")
     box_line = next(v["dot"] for v in browser.execute_script(
         "return JSON.parse(document.getElementById('gs-data').textContent).vertices").values()
@@ -259,6 +274,7 @@ def test_gan_generator_paths_and_the_detach_edge(browser, models):
     browser.find_element(By.ID, _vid(capture, "G.0.weight")).click()
     details = _info(browser)
     assert details.startswith("G.0.weight\nGradient reaches it from loss_g")
+    assert _norm_shown(capture, "G.0.weight") in details and "#2 loss_g" in details
     assert f"cut at line {detach_line} (detach)" in details
     cut = browser.find_element(By.CSS_SELECTOR, "g.edge.gs-path.gs-cut")
     # Escape unpins; hovering the cut edge explains it

@@ -5,6 +5,8 @@ Rules name parameters by glob (fnmatch, case-sensitive, `*` crosses dots) over t
   optimizer (when the script built any);
 - `frozen P`: every match does not require grad, or got no gradient and sits in no optimizer.
 A pattern that matches nothing is a violation, and so are findings at or above `fail_on`.
+With `nan`, a NaN/Inf that appeared in a forward value or a gradient is a violation of its own,
+named by the op, line and tensor `--nan` found first (gradients a GradScaler skips excepted).
 
 A run is summarised as `RunFacts` (pure data, JSON-able): the ranks of a distributed run exchange
 those, and a parameter holds a rule only if it holds on every rank; a parameter whose facts differ
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
+
+import msgspec
 
 from gradscope.analyse.params import ParamStatus, param_statuses
 from gradscope.capture import Capture
@@ -36,6 +40,7 @@ class RunFacts:
     params: dict[str, ParamStatus]
     findings: list[dict]  # {"code", "severity", "title", "lines", "tensors", "message", "fix"}
     rank: int | None = None
+    nan: dict | None = None  # with --nan: {"origins", "nonfinite", "grad_scaler"} (see `_nan_facts`)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -56,7 +61,21 @@ def run_facts(capture: Capture, rank: int | None = None) -> RunFacts:
                     exception=capture.exit.get("exception"), stopped_after=capture.stopped_after,
                     backward_calls=capture.backward_calls,
                     optimizers=[f"`{o.get('name')}` ({o.get('type')})" for o in capture.optimizers],
-                    params=param_statuses(capture), findings=[f.to_json() for f in find_all(capture)], rank=rank)
+                    params=param_statuses(capture), findings=[f.to_json() for f in find_all(capture)], rank=rank,
+                    nan=_nan_facts(capture))
+
+
+def _nan_facts(capture: Capture) -> dict | None:
+    """What `--nan` saw, as JSON-able data: the origins it found, and the parameters whose gradient
+    norm was non-finite at some call (evidence even where no origin was found)."""
+    health = capture.grad_health
+    if health is None or not health.nan_checked:
+        return None
+    nonfinite = [{"name": s.name, "first": s.first_nonfinite, "count": s.nonfinite, "calls": site.calls,
+                  "line": site.line} for site in health.sites for s in site.series
+                 if s.of == "parameter" and s.nonfinite]
+    return {"origins": [msgspec.structs.asdict(o) for o in health.nan], "nonfinite": nonfinite,
+            "grad_scaler": health.grad_scaler, "backward_calls": capture.backward_calls}
 
 
 @dataclass
@@ -95,6 +114,7 @@ class CheckResult:
     rules: list[RuleResult]
     violations: list[Violation]
     stopped_after: int | None = None
+    nan: str | None = None  # with --nan: what was checked, said when it holds ("no NaN/Inf in ...")
 
     @property
     def ok(self) -> bool:
@@ -102,25 +122,29 @@ class CheckResult:
 
     def to_json(self) -> dict:
         return {"ok": self.ok, "script": self.script, "ranks": self.ranks, "stopped_after": self.stopped_after,
-                "rules": [dict(asdict(r), holds=r.holds) for r in self.rules],
+                "rules": [dict(asdict(r), holds=r.holds) for r in self.rules], "nan": self.nan,
                 "violations": [asdict(v) for v in self.violations]}
 
 
-def check(runs: list[RunFacts], *, trains=(), frozen=(), fail_on: str = "error") -> CheckResult:
-    """Evaluate the rules over one run, or over every rank of a distributed run."""
+def check(runs: list[RunFacts], *, trains=(), frozen=(), fail_on: str = "error", nan: bool = False) -> CheckResult:
+    """Evaluate the rules over one run, or over every rank of a distributed run; `nan`: also fail
+    on a NaN/Inf (the runs must have been traced with `--nan`)."""
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}")
     rules = [_rule(runs, "trains", p) for p in trains] + [_rule(runs, "frozen", p) for p in frozen]
     violations = _exit_violations(runs)
     violations += [_rule_violation(r, runs) for r in rules if not r.holds]
     violations += _rank_violations(runs)
-    violations += _finding_violations(runs, fail_on)
+    nan_violations, nan_note = _nan_violations(runs) if nan else ([], None)
+    violations += nan_violations
+    # with --nan, its own violation names the origin: GS901/GS902 would say it a second time
+    violations += _finding_violations(runs, fail_on, skip=_NAN_CODES if nan else ())
     return CheckResult(script=runs[0].script, ranks=len(runs), rules=rules, violations=violations,
-                       stopped_after=runs[0].stopped_after)
+                       stopped_after=runs[0].stopped_after, nan=nan_note if nan and not nan_violations else None)
 
 
-def check_capture(capture: Capture, *, trains=(), frozen=(), fail_on: str = "never") -> CheckResult:
-    return check([run_facts(capture)], trains=trains, frozen=frozen, fail_on=fail_on)
+def check_capture(capture: Capture, *, trains=(), frozen=(), fail_on: str = "never", nan: bool = False) -> CheckResult:
+    return check([run_facts(capture)], trains=trains, frozen=frozen, fail_on=fail_on, nan=nan)
 
 
 # -- rules --------------------------------------------------------------------------------------
@@ -209,7 +233,7 @@ def _summary(p: ParamStatus | None, run: RunFacts) -> str:
     return ("gets a gradient" if p.got_grad else "gets no gradient") + held
 
 
-def _finding_violations(runs: list[RunFacts], fail_on: str) -> list[Violation]:
+def _finding_violations(runs: list[RunFacts], fail_on: str, skip=()) -> list[Violation]:
     if fail_on == "never":
         return []
     limit = _SEVERITY[fail_on]
@@ -217,12 +241,93 @@ def _finding_violations(runs: list[RunFacts], fail_on: str) -> list[Violation]:
     for run in runs:
         for f in run.findings:
             key = (f["code"], f["title"])
-            if _SEVERITY.get(f["severity"], 3) > limit or key in seen:
+            if _SEVERITY.get(f["severity"], 3) > limit or key in seen or f["code"] in skip:
                 continue
             seen.add(key)
             details = [f["message"]] + ([f"fix: {f['fix']}"] if f.get("fix") else [])
             out.append(Violation("finding", f"{f['code']} {f['severity']}: {f['title']}", details, list(f["lines"])))
     return out
+
+
+# -- --nan ---------------------------------------------------------------------------------------------
+
+_NAN_CODES = ("GS901", "GS902")
+
+
+def _nan_violations(runs: list[RunFacts]) -> tuple[list[Violation], str | None]:
+    """One violation per rank where a NaN/Inf appeared: the first origin in time (a forward value,
+    or a gradient); else the first non-finite gradient norm. Non-finite gradients are normal under
+    a GradScaler (it skips those steps): then only a forward origin fails. Also the line said when
+    it holds."""
+    out, skipped, calls = [], 0, 0
+    for run in runs:
+        facts = run.nan
+        rank = f"rank {run.rank}: " if len(runs) > 1 else ""
+        if facts is None:
+            out.append(Violation("nan", f"{rank}--nan: NaN/Inf were not checked (the run was traced without --nan)"))
+            continue
+        calls = max(calls, facts.get("backward_calls", 0))
+        scaler = facts.get("grad_scaler", False)
+        origins = [o for o in facts["origins"] if o["phase"] == "forward" or not scaler]
+        origins.sort(key=lambda o: o["call"] + (0.5 if o["phase"] == "forward" else 0.0))  # forward after call N
+        if origins:
+            # a backward origin after a forward one is most likely that value flowing back: not said again
+            out.append(_origin_violation(origins[0], rank, [o for o in origins[1:] if o["phase"] == "forward"],
+                                         run.findings))
+        elif facts["nonfinite"] and not scaler:
+            bad = sorted(facts["nonfinite"], key=lambda n: (n["first"] or 0, n["name"]))
+            names = ", ".join(f"`{n['name']}`" for n in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            first = bad[0]
+            at = f" at line {first['line']}" if first["line"] is not None else ""
+            out.append(Violation("nan", f"{rank}--nan: gradients of {names} became NaN/Inf at backward call "
+                                        f"{first['first']}{at}",
+                                 ["--nan found no op that made it (it checks each op until the first NaN/Inf; "
+                                  "this one came from code it does not see, or a graph too large to hook)"],
+                                 [first["line"]] if first["line"] is not None else []))
+        elif facts["nonfinite"] or any(o["phase"] == "backward" for o in facts["origins"]):
+            skipped += 1
+    note = f"no NaN/Inf in {calls} backward call{'s' if calls != 1 else ''} and their forward passes"
+    if skipped:
+        note = ("no NaN/Inf in the forward passes; the non-finite gradients were unscaled by a GradScaler, "
+                "which skips those steps")
+    return out, note
+
+
+def _origin_violation(o: dict, rank: str, later: list[dict], findings: list[dict]) -> Violation:
+    value = "NaN" if o["value"] == "nan" else "Inf"
+    line = f" at line {o['line']}" if o.get("line") is not None else ""
+    module = f" in `{o['module']}`" if o.get("module") else ""
+    if o["phase"] == "forward":
+        made = f"`{o['name']}`" if o.get("name") else "its output (unnamed)"
+        calls = o["call"]
+        when = f"in the forward pass after {calls} backward call{'s' if calls != 1 else ''}"
+        if o.get("inputs_finite", True):
+            title = f"--nan: first {value} made by `{o['op']}`{line}{module}: {made} became {value} {when}"
+            details = [f"from finite inputs: {'; '.join(o['inputs']) or 'no tensor inputs'}"]
+        else:
+            title = (f"--nan: first {value} seen at `{o['op']}`{line}{module}: {made} became {value} {when}, "
+                     "from an input that was already non-finite")
+            details = [f"inputs: {'; '.join(o['inputs'])}; it came from outside the ops gradscope sees (the data, "
+                       "numpy, a file): check the data with torch.isfinite(x).all()"]
+    else:
+        made = f" → `{o['name']}`" if o.get("name") else ""
+        title = (f"--nan: first {value} gradient made by `{o['op']}`{line}{module} (the backward of "
+                 f"{_forward_op(o)}{made}) in backward call {o['call']}, from a finite incoming gradient")
+        details = ["the derivative of that op is infinite at the values the forward pass gave it (sqrt or pow at "
+                   "0, log at 0, a division by a tiny number)"]
+    fix = next((f.get("fix") for f in findings if f["code"] == "GS901" and f"`{o['op']}`" in f["title"]), None)
+    if fix:
+        details.append(f"fix: {fix}")
+    for other in later:
+        where = f" at line {other['line']}" if other.get("line") is not None else ""
+        details.append(f"also: the first non-finite {'gradient' if other['phase'] == 'backward' else 'forward value'} "
+                       f"made by `{other['op']}`{where} ({other['phase']}, call {other['call']})")
+    return Violation("nan", rank + title, details, [o["line"]] if o.get("line") is not None else [])
+
+
+def _forward_op(o: dict) -> str:
+    made = next((i for i in o.get("inputs", ()) if i.startswith("made by `")), None)
+    return made[len("made by "):].split(" in the forward")[0] if made else "an op"
 
 
 def _exit_violations(runs: list[RunFacts]) -> list[Violation]:

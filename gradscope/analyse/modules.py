@@ -3,7 +3,8 @@
 For every module the script made: trainable and frozen parameter counts (its submodules'
 included, a tied weight counted once), the line that froze it, whether each recorded backward gave
 any of its parameters a gradient, the cuts entering it (from `analyse/statuses.py`), and the
-gradient norm left in `.grad` after the last backward. Then `fold_rows` decides what the view
+norm of its gradient right after the latest recorded backward (from the capture's grad_health
+norms; captures without them: of `.grad` at exit, where its values were kept). Then `fold_rows` decides what the view
 prints: it expands a module only where its children differ (a frozen/trainable mix, a cut
 inside, a backward that reaches one child and not another) and folds runs of identical siblings
 (`blocks.0–2  BasicBlock ×3`). No torch here.
@@ -16,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from gradscope.analyse.graph import GraphView
+from gradscope.analyse.norms import combined_norm, recorded_norms
 from gradscope.analyse.statuses import Cut, Statuses, freeze_lines, module_entries
 from gradscope.capture import Capture, TensorInfo
 
@@ -35,7 +37,8 @@ class ModuleStatus:
     reached: list[bool | None] = field(default_factory=list)  # per recorded backward; None: nothing to reach
     called: bool = True
     cuts_in: list[Cut] = field(default_factory=list)  # cuts whose tensor enters an op of this module from outside
-    grad_norm: float | None = None  # of .grad at exit (after the last backward), when every value is known
+    grad_norm: float | None = None  # of its parameters' .grad together, after `grad_norm_call`
+    grad_norm_call: int | None = None  # that backward call (index among all); None: at exit (no norms recorded)
 
     @property
     def depth(self) -> int:
@@ -74,6 +77,7 @@ def module_statuses(capture: Capture, statuses: Statuses, view: GraphView | None
     tensors = view.tensors
     lines = freeze_lines(capture)
     roots = recorded_roots(capture)
+    norms = recorded_norms(capture) if has_norms(capture) else None
     out: dict[str, ModuleStatus] = {}
     entries = module_entries(capture)
     called = {m.get("name"): m.get("called", True) is not False for m in capture.modules
@@ -100,7 +104,12 @@ def module_statuses(capture: Capture, statuses: Statuses, view: GraphView | None
         status.frozen = sum(1 for t in params if t.kind == "frozen")
         status.frozen_lines = sorted({lines[t.id] for t in params if t.kind == "frozen" and t.id in lines})
         status.reached = [_reached(params, i) for i in roots]
-        status.grad_norm = _norm(params)
+        if norms is None:
+            status.grad_norm = _norm(params)
+        else:
+            recorded = combined_norm(norms, status.params)
+            if recorded is not None:
+                status.grad_norm, status.grad_norm_call = recorded.value, recorded.call
         if status.children and not status.called:
             status.called = any(out[c].called for c in status.children)
     _cuts_into(view, statuses, out)
@@ -123,9 +132,14 @@ def _reached(params: list[TensorInfo], i: int) -> bool | None:
     return any(g is True for g in got)
 
 
+def has_norms(capture: Capture) -> bool:
+    """The run took gradient norms after each backward call (format 5 on, without --no-grad-norms)."""
+    return capture.grad_health is not None and capture.grad_health.norms
+
+
 def param_grad_norm(t: TensorInfo) -> float | None:
-    """The norm of `t.grad` at exit, from the values the capture keeps (small gradients only).
-    The one place to switch to per-backward norm series when the capture has them."""
+    """The norm of `t.grad` at exit, from the values the capture keeps (small gradients only): for
+    captures without recorded norms (`recorded_norms` has the norms after each recorded call)."""
     if t.grad_values is None:
         return None
     try:

@@ -3,6 +3,7 @@ loose trainable tensors), and the numbers they compare (per-call medians, growth
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from dataclasses import dataclass
@@ -84,3 +85,60 @@ def span(calls: list[int]) -> str:
     if not calls:
         return ""
     return f"call {calls[0]}" if calls[0] == calls[-1] else f"calls {calls[0]}–{calls[-1]}"
+
+
+# -- the norms the views show: right after a recorded backward call ---------------------------------
+
+
+@dataclass(slots=True)
+class RecordedNorm:
+    value: float  # the 2-norm of `.grad` (NaN or Inf when the gradient held one)
+    call: int  # right after this backward call (1-based index among all backward calls)
+
+
+def recorded_norms(capture: Capture) -> dict[int, RecordedNorm]:
+    """Tensor id -> the norm of its gradient right after the latest recorded backward call that left
+    it one (the calls the module view's ✓/✗ are about). Empty when no norms were taken."""
+    health = capture.grad_health
+    if health is None or not health.norms:
+        return {}
+    out: dict[int, RecordedNorm] = {}
+    for site in health.sites:
+        for s in site.series:
+            if s.of != "parameter" or s.tensor is None:
+                continue
+            for call, value in _recorded_points(capture, site, s):
+                known = out.get(s.tensor)
+                if known is None or call > known.call:
+                    out[s.tensor] = RecordedNorm(value, call)
+    return out
+
+
+def _recorded_points(capture: Capture, site: NormSite, s: NormSeries):
+    if site.recorded_call is not None:  # format 6: kept apart at the recorded call
+        if s.recorded is not None:
+            yield site.recorded_call, _number(s.recorded)
+        return
+    # format 5: the recorded calls' points, where the thinned series kept them (it keeps each site's first)
+    points = dict(zip(s.series_calls, s.series))
+    for root in capture.roots:
+        if root.step is not None and points.get(root.step) is not None:
+            yield root.step, points[root.step]
+
+
+def _number(value: float | str) -> float:
+    try:
+        return float(value)
+    except ValueError:  # text other than nan/inf: not a norm
+        return math.nan
+
+
+def combined_norm(norms: dict[int, RecordedNorm], tensors) -> RecordedNorm | None:
+    """The norm of several tensors' gradients together (a module's), at the latest recorded call
+    that left any of them one; those without a gradient after that call count as zero, as in
+    `clip_grad_norm_`."""
+    got = [norms[t] for t in dict.fromkeys(tensors) if t in norms]
+    if not got:
+        return None
+    last = max(n.call for n in got)
+    return RecordedNorm(math.sqrt(sum(n.value * n.value for n in got if n.call == last)), last)

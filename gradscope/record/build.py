@@ -16,6 +16,7 @@ from gradscope.analyse.labels import classify, cut_reason
 from gradscope.capture import (Capture, Diagnostic, EdgeInfo, Event, GradHealth, NanOrigin, NodeInfo, NormSeries,
                                 NormSite, ParamUpdate, RootInfo, TensorInfo, json_scalar)
 from gradscope.record.failures import log_diagnostics
+from gradscope.record.norms import DEAD_ROWS_KEPT
 from gradscope.record.records import ModuleAttr, TensorRecord
 from gradscope.record.recorder import GRAD_VALUES_MAX, Recorder
 from gradscope.record.registry import refresh_state
@@ -206,6 +207,7 @@ def _grad_health(recorder: Recorder, cid, display) -> GradHealth:
     sites = []
     for site in norms.sites.values():
         series = [_norm_series("model", "model", None, site.model)]
+        rows = site.rows
         for owner, s in site.modules.items():
             name = qualnames.get(owner)
             if name is None:
@@ -215,9 +217,10 @@ def _grad_health(recorder: Recorder, cid, display) -> GradHealth:
             series.append(_norm_series("module", name, None, s))
         for rec, s in site.params.values():
             name = rec.param_name or rec.name or f"tensor {cid[rec.id]}"
-            series.append(_norm_series("parameter", name, cid[rec.id], s))
+            series.append(_norm_series("parameter", name, cid[rec.id], s, rows.get(rec.id)))
         sites.append(NormSite(file=display(site.file) if site.file else None, line=site.line, call=site.call,
-                              calls=site.calls, accumulated=site.accumulated, series=series))
+                              calls=site.calls, accumulated=site.accumulated, series=series,
+                              recorded_call=site.recorded_call))
     updates = [ParamUpdate(tensor=cid[u.rec.id], steps_with_grad=u.with_grad, steps_changed=u.changed, lr=u.lr)
                for u in norms.updates.values()]
     return GradHealth(norms=True, optimizer_steps=norms.steps, sites=sites, updates=updates,
@@ -241,10 +244,13 @@ def _nan_origins(recorder: Recorder, cid, display) -> list[NanOrigin]:
     return out
 
 
-def _norm_series(of, name, tensor, s) -> NormSeries:
+def _norm_series(of, name, tensor, s, rows=None) -> NormSeries:
+    dead = rows.dead() if rows is not None else []
     return NormSeries(of=of, name=name, tensor=tensor, first=s.first, last=s.last, min=s.min, max=s.max,
                       median=s.median(), calls=s.calls, zeros=s.zeros, nonfinite=s.nonfinite,
-                      first_nonfinite=s.first_nonfinite, series_calls=list(s.at), series=list(s.values))
+                      first_nonfinite=s.first_nonfinite, series_calls=list(s.at), series=list(s.values),
+                      recorded=json_scalar(s.recorded), rows=rows.count if rows is not None else None,
+                      dead_rows=len(dead), dead_rows_at=dead[:DEAD_ROWS_KEPT])
 
 
 # -- tensors -------------------------------------------------------------------------------------

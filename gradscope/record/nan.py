@@ -89,10 +89,12 @@ class NanWatch:
         if not all(_finite(g) for g in incoming):
             return  # a node nearer the root made it: its hook ran first and said so
         self.backward_done = True
+        made = _output_record(event)
         self._note({"phase": "backward", "value": _kind(bad), "op": name,
                     "file": event.file if event is not None else None,
                     "line": event.line if event is not None else None,
-                    "tensor": None, "name": None, "module": event.module if event is not None else None,
+                    "tensor": made, "name": made.name if made is not None else None,
+                    "module": event.module if event is not None else None,
                     "call": self.recorder.backward_count,
                     "inputs": [f"made by `{event.op}` in the forward pass"] if event is not None else [],
                     "inputs_finite": True})
@@ -111,6 +113,12 @@ class NanWatch:
             where = f" at line {origin['line']}" if origin.get("line") else ""
             raise NanStop(f"gradscope: --stop-after-nan: first {origin['value'].upper()} in the "
                           f"{origin['phase']} pass{where} ({origin['op']}); stopping the script")
+
+
+def _output_record(event):
+    """The forward output of the op whose backward node this is (a named one first, for multi-output ops)."""
+    outputs = event.outputs if event is not None else ()
+    return next((rec for rec in outputs if rec.name), outputs[0] if outputs else None)
 
 
 def _floating(t) -> bool:

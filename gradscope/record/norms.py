@@ -6,6 +6,10 @@ call (no `.item()` per parameter), one more of each per optimizer step. Summarie
 exact first/last/min/max/counts, and a series of at most SERIES_MAX points thinned evenly
 (every other point is dropped when it is full, and from then on every 2nd, 4th... call is kept).
 Nothing here keeps a tensor alive: tensors are reached through the recorder's weak references.
+
+Dead units: for the weight of each `nn.Linear` (one row per output unit), a boolean per row says
+whether that row's gradient was ever non-zero after a call; a weight stops being watched (its mask
+dropped) as soon as every row has been, so a healthy model pays this at its first calls only.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 from gradscope.record.torch_private import foreach_norm
 
 SERIES_MAX = 512
+DEAD_ROWS_KEPT = 32  # indices of dead rows kept per weight (all are counted)
 _strided = torch.strided
 _CLIP_FILE = os.path.join("torch", "nn", "utils", "clip_grad.py")
 _SCALER_FILE = os.path.join("torch", "amp", "grad_scaler.py")
@@ -28,18 +33,21 @@ class Series:
     """Exact aggregates of a stream of norms, plus an evenly thinned series of at most SERIES_MAX."""
 
     __slots__ = ("first", "last", "min", "max", "calls", "zeros", "nonfinite", "first_nonfinite",
-                 "stride", "seen", "at", "values")
+                 "stride", "seen", "at", "values", "recorded")
 
     def __init__(self):
         self.first = self.last = self.min = self.max = None
+        self.recorded = None  # the norm after the call whose graph was recorded
         self.calls = self.zeros = self.nonfinite = self.seen = 0
         self.first_nonfinite = None
         self.stride = 1
         self.at: list[int] = []
         self.values: list[float | None] = []
 
-    def add(self, call: int, value: float) -> None:
+    def add(self, call: int, value: float, recorded: bool = False) -> None:
         self.calls += 1
+        if recorded:
+            self.recorded = value
         finite = math.isfinite(value)
         if self.first is None:
             self.first = value if finite else None
@@ -76,14 +84,33 @@ class Series:
 class Site:
     """The norms taken after each call of one backward line."""
 
-    __slots__ = ("call", "file", "line", "calls", "accumulated", "params", "modules", "model")
+    __slots__ = ("call", "file", "line", "calls", "accumulated", "params", "modules", "model", "recorded_call",
+                 "rows")
 
     def __init__(self, call, file, line):
         self.call, self.file, self.line = call, file, line
         self.calls = self.accumulated = 0
+        self.recorded_call = None  # the call (index among all backward calls) whose graph was recorded
+        self.rows: dict[int, Rows] = {}  # record id -> its rows (Linear weights only)
         self.params: dict[int, tuple] = {}  # record id -> (record, Series)
         self.modules: dict[int, Series] = {}  # id(module) -> Series of its own parameters' norm
         self.model = Series()  # all tracked tensors together
+
+
+class Rows:
+    """Which output units (rows) of a Linear weight ever got a non-zero gradient at a site's calls."""
+
+    __slots__ = ("count", "alive", "done")
+
+    def __init__(self, count: int):
+        self.count = count
+        self.alive = None  # bool tensor [count]: which rows have had a non-zero gradient so far
+        self.done = False  # every row has: the mask is dropped and the weight no longer watched
+
+    def dead(self) -> list[int]:
+        if self.alive is None:
+            return []
+        return (~self.alive).nonzero().flatten().tolist()
 
 
 class Update:
@@ -113,6 +140,7 @@ class NormTracker:
         self.stepped = True  # an optimizer step since the previous backward call (True: none yet)
         self.clip_max_norm = None
         self.grad_scaler = False
+        self.unit_rows: dict[int, bool] = {}  # record id -> it is a Linear's weight (rows are units)
 
     # -- which tensors ---------------------------------------------------------------------------
     def track(self, rec) -> None:
@@ -138,10 +166,10 @@ class NormTracker:
                         self.track(self.recorder.record_for(p))
 
     # -- after each backward call ----------------------------------------------------------------
-    def after_backward(self, call: str, file, line) -> None:
+    def after_backward(self, call: str, file, line, recorded: bool = False) -> None:
         """Take the norms of every tracked tensor's `.grad` as it is right after this call."""
         self._refresh()
-        recs, grads = [], []
+        recs, grads, tensors = [], [], []
         for rec, ref in self.tracked.values():
             t = ref()
             if t is None:
@@ -150,12 +178,15 @@ class NormTracker:
             if g is not None and _measurable(g):
                 recs.append(rec)
                 grads.append(g)
+                tensors.append(t)
         step = self.recorder.backward_count
         key = (call, file, line)
         site = self.sites.get(key)
         if site is None:
             site = self.sites[key] = Site(call, file, line)
         site.calls += 1
+        if recorded:
+            site.recorded_call = step
         if not self.stepped:
             site.accumulated += 1
         self.stepped = False
@@ -169,7 +200,7 @@ class NormTracker:
             entry = params.get(rec.id)
             if entry is None:
                 entry = params[rec.id] = (rec, Series())
-            entry[1].add(step, value)
+            entry[1].add(step, value, recorded)
             self.last_norm[rec.id] = value if math.isfinite(value) else 0.0
             owner = self.owner.get(rec.id, -1)
             if owner == -1:
@@ -181,8 +212,50 @@ class NormTracker:
             series = site.modules.get(owner)
             if series is None:
                 series = site.modules[owner] = Series()
-            series.add(step, math.sqrt(squared))
-        site.model.add(step, math.sqrt(total))
+            series.add(step, math.sqrt(squared), recorded)
+        site.model.add(step, math.sqrt(total), recorded)
+        self._watch_rows(site, recs, grads, tensors)
+
+    def _watch_rows(self, site: Site, recs, grads, tensors) -> None:
+        """Note which rows of each Linear weight got a non-zero gradient at this call (see the module doc)."""
+        pending, masks = [], []
+        for rec, g, t in zip(recs, grads, tensors):
+            watch = site.rows.get(rec.id)
+            if watch is None:
+                if g.dim() != 2 or g.shape[0] == 0 or not self._is_unit_rows(rec, t):
+                    continue
+                watch = site.rows[rec.id] = Rows(g.shape[0])
+            elif watch.done:
+                continue
+            with torch.no_grad():
+                nonzero = g.ne(0).any(dim=1)
+                watch.alive = nonzero if watch.alive is None else watch.alive.logical_or_(nonzero)
+                masks.append(watch.alive.all())
+            pending.append(watch)
+        if not pending:
+            return
+        by_device: dict = {}
+        for watch, done in zip(pending, masks):
+            by_device.setdefault(done.device, []).append((watch, done))
+        for items in by_device.values():
+            flags = torch.stack([done for _, done in items]).cpu().tolist()
+            for (watch, _), every_row in zip(items, flags):
+                if every_row:  # every row has had a gradient: nothing dead can be found any more
+                    watch.alive = None
+                    watch.done = True
+
+    def _is_unit_rows(self, rec, t) -> bool:
+        """A Linear's weight: its rows are the layer's output units (an Embedding's rows are tokens)."""
+        known = self.unit_rows.get(rec.id)
+        if known is None:
+            owner = self.owner.get(rec.id, -1)
+            if owner == -1:
+                owner = self._find_owner(rec)
+            ref = self.module_refs.get(owner) if owner is not None else None
+            module = ref() if ref is not None else None
+            known = self.unit_rows[rec.id] = (isinstance(module, torch.nn.Linear)
+                                              and module._parameters.get("weight") is t)
+        return known
 
     def on_parameter_registered(self, module, rec) -> None:
         """The first module a parameter is registered on owns it (a tied weight: the first user)."""
@@ -205,7 +278,7 @@ class NormTracker:
 
     # -- around each optimizer step ---------------------------------------------------------------
     def before_step(self, optimizer) -> None:
-        self.before = (optimizer, _norms([p for p in _step_params(optimizer)]))
+        self.before = (optimizer, _norms([p for p in _step_params(optimizer)], exact=True))
 
     def after_step(self, optimizer) -> None:
         """Note which parameters with a non-zero gradient this step changed (their norm moved)."""
@@ -217,7 +290,7 @@ class NormTracker:
             return
         params = _step_params(optimizer)
         lrs = [group.get("lr") for group in optimizer.param_groups for p in group["params"] if _measurable(p)]
-        after = _norms(params)
+        after = _norms(params, exact=True)
         if len(after) != len(before[1]):
             return  # the step changed the parameter groups
         for p, lr, old, new in zip(params, lrs, before[1], after):
@@ -252,15 +325,18 @@ def _step_params(optimizer) -> list:
     return [p for group in optimizer.param_groups for p in group["params"] if _measurable(p)]
 
 
-def _norms(tensors) -> list[float]:
-    """The 2-norm of each tensor, as Python floats: one `_foreach_norm` and one transfer per device."""
+def _norms(tensors, exact: bool = False) -> list[float]:
+    """The 2-norm of each tensor, as Python floats: one `_foreach_norm` and one transfer per device.
+    `exact`: accumulated in float64 (where the device has it), so that a step that changes a parameter
+    by far less than float32 resolves in its norm (a bias of -100 moving by 1e-6) still shows."""
     by_device: dict = {}
     for i, t in enumerate(tensors):
         by_device.setdefault(t.device, []).append(i)
     out = [0.0] * len(tensors)
     with torch.no_grad():
-        for indices in by_device.values():
-            norms = foreach_norm([tensors[i] for i in indices])
+        for device, indices in by_device.items():
+            dtype = torch.float64 if exact and device.type != "mps" else None
+            norms = foreach_norm([tensors[i] for i in indices], dtype)
             if len({n.dtype for n in norms}) > 1:
                 norms = [n.float() for n in norms]
             values = torch.stack(norms).cpu().double().tolist()

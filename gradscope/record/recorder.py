@@ -321,7 +321,7 @@ class Recorder:
                 self._after_grad(snap, roots, inputs, result, file, line)
         except Exception as exc:  # noqa: BLE001
             self.note_failure(exc)
-        self._take_norms(call, file, line)
+        self._take_norms(call, file, line, snap is not None)
         if self.nan is not None:
             self.nan.stop_if_asked()
         self.stop_if_done()
@@ -336,12 +336,13 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001
             self.note_failure(exc)
 
-    def _take_norms(self, call, file, line) -> None:
-        """Gradient norms of every trainable tensor right after this call (off: --no-grad-norms)."""
+    def _take_norms(self, call, file, line, recorded: bool) -> None:
+        """Gradient norms of every trainable tensor right after this call (off: --no-grad-norms);
+        `recorded`: this call's graph was snapshotted (its norms are kept apart for the views)."""
         if self.norms is None or call == "autograd.grad":  # autograd.grad leaves .grad alone
             return
         try:
-            self.norms.after_backward(call, file, line)
+            self.norms.after_backward(call, file, line, recorded)
         except Exception as exc:  # noqa: BLE001
             self.note_failure(exc)
 

@@ -49,11 +49,12 @@ _foreach_norm = _found["torch._foreach_norm"]
 FX_TRACEBACK = importlib.import_module("torch.fx.traceback") if _found["torch.fx.traceback.format_stack"] else None
 
 
-def foreach_norm(tensors: list) -> list:
-    """The 2-norm of each tensor, in one batched call where this torch has `_foreach_norm`."""
+def foreach_norm(tensors: list, dtype=None) -> list:
+    """The 2-norm of each tensor, in one batched call where this torch has `_foreach_norm`;
+    `dtype`: accumulate and return in that dtype (float64: a change far below float32's precision shows)."""
     if _foreach_norm is not None:
-        return list(_foreach_norm(tensors))
-    return [torch.linalg.vector_norm(t) for t in tensors]
+        return list(_foreach_norm(tensors, 2, dtype=dtype) if dtype is not None else _foreach_norm(tensors))
+    return [torch.linalg.vector_norm(t, dtype=dtype) for t in tensors]
 _top_saved_hooks = _found["torch._C._autograd._top_saved_tensors_default_hooks"]
 
 

@@ -35,15 +35,23 @@ def _held(rule: RuleResult) -> str:
 def summary_line(result: CheckResult) -> str:
     script = result.script.replace("\\", "/").rsplit("/", 1)[-1]
     ranks = f" · {result.ranks} ranks" if result.ranks > 1 else ""
-    n_rules, n_bad = len(result.rules), len(result.violations)
+    n_rules, n_bad = len(result.rules) + _nan_checked(result), len(result.violations)
     verdict = "everything holds" if result.ok else f"{n_bad} violation{'s' if n_bad != 1 else ''}"
     stop = f" · stopped after backward call {result.stopped_after} (--stop-after)" if result.stopped_after else ""
     return f"gradscope check {script}{ranks} · {n_rules} rule{'s' if n_rules != 1 else ''} · {verdict}{stop}"
 
 
+def _nan_checked(result: CheckResult) -> bool:
+    return result.nan is not None or any(v.kind == "nan" for v in result.violations)
+
+
+def _nan_held(result: CheckResult) -> list[str]:
+    return [f"✓ --nan: {result.nan}"] if result.nan is not None else []
+
+
 def render_text(result: CheckResult) -> str:
     parts = [summary_line(result)]
-    parts += [_held(r) for r in result.rules if r.holds]
+    parts += [_held(r) for r in result.rules if r.holds] + _nan_held(result)
     parts += [violation_text(v) for v in result.violations]
     return "\n".join(parts) + "\n"
 
@@ -53,6 +61,8 @@ def print_check(result: CheckResult, console: Console) -> None:
     for rule in result.rules:
         if rule.holds:
             console.print(Text(_held(rule), style="green"))
+    for line in _nan_held(result):
+        console.print(Text(line, style="green"))
     for violation in result.violations:
         head, _, body = violation_text(violation).partition("\n")
         console.print(Text(head, style="bold red"))

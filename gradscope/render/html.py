@@ -20,6 +20,8 @@ from importlib import resources
 from typing import Any
 
 from gradscope.analyse.graph import GraphView
+from gradscope.analyse.modules import has_norms, recorded_roots
+from gradscope.analyse.norms import combined_norm, recorded_norms
 from gradscope.capture import Capture
 from gradscope.render import drawing as drawing_mod
 from gradscope.render.dot import KIND_STYLES, _cluster_attrs, _edge_attrs, _module_path, _node_line, to_dot
@@ -72,10 +74,11 @@ def page_model(capture: Capture, options: dict, drawing: Drawing) -> dict:
     base = drawing_mod.base(capture, options)
     boxes = _module_boxes(base)
     findings, problem = _findings_by_name(capture)
+    norm_of = _norm_words(capture)
     vertices: dict[str, dict] = {}
     for v in list(base.vertices.values()) + list(boxes.values()):
         vertices[v.vid] = {"dot": _node_line(v, ""), "module": v.module, "kind": v.kind, "run": v.run,
-                           "root": bool(v.root), "path": _module_path(v), **_shown(view, v, base, findings)}
+                           "root": bool(v.root), "path": _module_path(v), **_shown(view, v, base, findings, norm_of)}
     box_of: dict[str, dict[str, str]] = {}
     for v in boxes.values():
         box_of.setdefault(v.module, {})["" if v.run is None else str(v.run)] = v.vid
@@ -127,7 +130,39 @@ def _box_status(box: Vertex, base: Drawing) -> None:
     box.details["cuts inside"] = cuts or "none"
 
 
-def _shown(view: GraphView, v: Vertex, base: Drawing, findings: dict[str, list[str]]) -> dict:
+def _norm_words(capture: Capture):
+    """vertex -> its gradient's norm in words (a module box: its parameters together), right after the
+    latest recorded backward that left one, as the module view shows it; None when not known."""
+    norms = recorded_norms(capture) if has_norms(capture) else {}
+    calls = {}
+    for n, i in enumerate(recorded_roots(capture), 1):
+        root = capture.roots[i]
+        name = capture.tensor(root.tensor).name
+        calls[root.step] = f"#{n}" + (f" {name}" if name else "") + (f" (line {root.line})" if root.line else "")
+    params: dict[str, list[int]] = {}
+    for m in capture.modules:
+        name = m.get("name")
+        while isinstance(name, str) and name:
+            params.setdefault(name, []).extend(m.get("params", []))
+            name = name.rpartition(".")[0]
+
+    def words(view: GraphView, v: Vertex) -> str | None:
+        if not norms:
+            return None
+        if v.kind == "module":
+            tensors = params.get(v.module or "", [])
+        else:
+            t = view.tensor_of(v.vid)
+            tensors = [t.id] if t is not None and v.kind in ("parameter", "leaf") else []
+        got = combined_norm(norms, tensors)
+        if got is None:
+            return None
+        return f"{got.value:.3g}, right after backward {calls.get(got.call, f'call {got.call}')}"
+
+    return words
+
+
+def _shown(view: GraphView, v: Vertex, base: Drawing, findings: dict[str, list[str]], norm_of=None) -> dict:
     """The details panel of one vertex: words, not internal ids; saved tensors apart (shown on request)."""
     t = view.tensor_of(v.vid) if v.kind not in ("module", "elided", "note") else None
     rows: list[list[Any]] = []
@@ -148,6 +183,9 @@ def _shown(view: GraphView, v: Vertex, base: Drawing, findings: dict[str, list[s
         if isinstance(value, list):
             value = "[" + ", ".join(str(x) for x in value) + "]" if key == "shape" else ", ".join(map(str, value))
         rows.append([key, value if isinstance(value, (str, int, float, bool)) else str(value)])
+    norm = norm_of(view, v) if norm_of is not None else None
+    if norm is not None:
+        rows.append(["grad norm", norm])
     if other:
         rows.insert(1, ["also named", ", ".join(other)])
     found = []

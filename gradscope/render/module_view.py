@@ -2,7 +2,8 @@
 
 One row per module (identical siblings folded, uniform subtrees standing for themselves): its
 parameters (trainable / frozen, and the line that froze them), whether each recorded backward
-reached it, the cuts entering it and the gradient norm left after the last backward. Then every
+reached it, the cuts entering it and its gradient's norm right after the latest recorded backward
+(a module's parameters together, submodules included). Then every
 cut once, with line and reason. Like torchinfo's summary, but for gradient flow. Rich Text only
 (never markup), so names from user code print as they are.
 """
@@ -13,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gradscope.analyse.graph import GraphView
-from gradscope.analyse.modules import ModuleStatus, Row, fold_names, fold_rows, module_of, module_statuses, recorded_roots
+from gradscope.analyse.modules import (ModuleStatus, Row, fold_names, fold_rows, has_norms, module_of, module_statuses,
+                                       recorded_roots)
 from gradscope.analyse.statuses import Cut, Statuses, module_entries
 from gradscope.capture import Capture
 from gradscope.render.fold import blank_indices
@@ -32,8 +34,9 @@ def module_renderables(capture: Capture, view: GraphView, statuses: Statuses) ->
     parts: list = []
     if not rows:
         return parts
+    norms, header = _norms(capture, rows)
     parts.append(_legend(capture))
-    parts.append(_table(rows))
+    parts.append(_table(rows, norms, header))
     cuts = _cuts(view, statuses, modules)
     if cuts is not None:
         parts.append(cuts)
@@ -52,10 +55,29 @@ def _legend(capture: Capture) -> Text:
     return text
 
 
-def _table(rows: list[Row]) -> Table:
-    norms = [_norm(r.module.grad_norm) if r.count == 1 else "" for r in rows]
+def _norms(capture: Capture, rows: list[Row]) -> tuple[list[str], str]:
+    """Each row's norm cell, and the column's header saying which call the norms are taken after. A
+    module whose gradient the latest recorded call left None shows its norm after an earlier one, marked."""
+    steps = {capture.roots[i].step: n for n, i in enumerate(recorded_roots(capture), 1)}
+    last = max(steps, default=None)
+    cells = []
+    for row in rows:
+        m = row.module
+        text = _norm(m.grad_norm) if row.count == 1 else ""
+        call = m.grad_norm_call
+        if text and call is not None and call != last:
+            text += f" (#{steps[call]})" if call in steps else f" (call {call})"
+        cells.append(text)
+    if not any(cells):
+        return cells, ""
+    if not has_norms(capture):
+        return cells, "grad norm at exit"
+    return cells, f"grad norm after #{steps[last]}" if last is not None else "grad norm"
+
+
+def _table(rows: list[Row], norms: list[str], norm_header: str = "grad norm") -> Table:
     cuts = ["; ".join(f"✂ {c.reason}" for c in r.module.cuts_in) for r in rows]
-    columns = ["module", "type", "parameters", "backward"] + (["grad norm"] if any(norms) else []) + \
+    columns = ["module", "type", "parameters", "backward"] + ([norm_header] if any(norms) else []) + \
         (["cut inputs"] if any(cuts) else [])
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, show_edge=False)
     for column in columns:
@@ -65,7 +87,7 @@ def _table(rows: list[Row]) -> Table:
         name = Text("  " * row.level + row.label, style="cyan" if m.frozen and not m.trainable else "")
         mtype = (m.type or "") + (f" ×{row.count}" if row.count > 1 else "")
         cells = [name, Text(mtype, style="dim"), _params(m, row.count), _reached(m)]
-        if "grad norm" in columns:
+        if norm_header in columns:
             cells.append(Text(norm))
         if "cut inputs" in columns:
             cells.append(Text(cut, style="red"))

@@ -1,7 +1,8 @@
 """GS9xx: gradient health, from the norms taken after every backward call and from `--nan`.
 
 GS901 where the first NaN/Inf came from (`--nan`), GS902 non-finite gradients, GS903 vanishing
-gradients, GS904 exploding gradients (growth), GS905 gradients that are exactly zero at every call.
+gradients, GS904 exploding gradients (growth), GS905 gradients that are exactly zero at every call,
+GS906 dead units: rows of a Linear weight (output units) whose gradient is zero at every call.
 Findings from the numbers need MIN_CALLS calls at a backward line; a module is judged against the
 model's other modules at the same calls, so that a healthy model's normal spread says nothing.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import statistics
 
 from gradscope.analyse.findings.context import Context, Finding, listed, plural, unique
-from gradscope.analyse.norms import MIN_CALLS, Unit, call_medians, growth, model_series, span, units
+from gradscope.analyse.norms import MIN_CALLS, Unit, call_medians, growth, model_series, natural_key, span, units
 from gradscope.capture import NanOrigin, NormSite
 
 VANISHING_RATIO = 1e-3  # below this fraction of the model's median module norm...
@@ -36,6 +37,7 @@ def gradient_health(ctx: Context) -> list[Finding]:
         out += _vanishing(ctx, site, site_units)
         out += _exploding(ctx, site, site_units)
         out += _all_zero(ctx, site, site_units)
+        out += _dead_units(ctx, site)
     return out
 
 
@@ -224,3 +226,49 @@ def _all_zero(ctx: Context, site: NormSite, site_units: list[Unit]) -> list[Find
         "active, a gate that never opens, a mask that is always 0).",
         "check the activations after that layer (dead ReLUs: use LeakyReLU/GELU, a smaller learning rate, "
         "or a bias/init that keeps units active), or the gate/mask that blocks it")]
+
+
+# -- GS906: dead units ------------------------------------------------------------------------------
+
+DEAD_SHARE = 0.1  # a layer says nothing below this share of dead units (a few are normal in a ReLU net)...
+DEAD_WARNING_SHARE = 0.5  # ...and is a warning from this share on, else info
+
+
+def _dead_units(ctx: Context, site: NormSite) -> list[Finding]:
+    """Linear weights with some (not all: that is GS905's) rows whose gradient was exactly zero
+    after every call that gave the weight a gradient: at least DEAD_SHARE of them."""
+    held = ctx.optimizer_params() if ctx.capture.optimizers else None
+    dead = [s for s in site.series if s.of == "parameter" and s.rows and DEAD_SHARE * s.rows <= s.dead_rows < s.rows
+            and s.calls >= MIN_CALLS and (held is None or s.tensor in held)]
+    if not dead:
+        return []
+    dead.sort(key=lambda s: natural_key(s.name))
+    names = [s.name for s in dead]
+    share = max(s.dead_rows / s.rows for s in dead)
+    parts = []
+    for s in dead[:4]:
+        rows = ", ".join(map(str, s.dead_rows_at[:8])) + (", …" if s.dead_rows > 8 else "")
+        parts.append(f"{s.dead_rows} of {s.rows} output units of `{_layer(s.name)}` (rows {rows} of `{s.name}`)")
+    more = f", and {len(dead) - 4} more weights" if len(dead) > 4 else ""
+    counts = {s.calls for s in dead}
+    calls = (f"each of the {counts.pop()} backward calls" if len(counts) == 1
+             else f"every one of the {min(counts)} or more backward calls")
+    if len(dead) == 1:
+        s = dead[0]
+        title = f"{s.dead_rows} of {s.rows} units of `{_layer(s.name)}` got zero gradient at every call"
+    else:
+        title = f"dead units in {len(dead)} Linear layers: zero gradient at every call"
+    lines = unique([ctx.tensors[s.tensor].line for s in dead if s.tensor in ctx.tensors] + [site.line])
+    return [Finding(
+        "GS906", "warning" if share >= DEAD_WARNING_SHARE else "info", title, lines, names,
+        f"{'; '.join(parts)}{more} got exactly zero gradient after {calls} at {_where(site)} that gave the "
+        "weight a gradient, while its other units did get some. Those units never learn "
+        "(their biases neither): usually ReLUs that are never active for any input (dead ReLUs: a large negative "
+        "bias, or a learning rate that pushed them there), or outputs that nothing downstream reads (sliced "
+        "off, masked, multiplied by 0).",
+        "if they are dead ReLUs: LeakyReLU/GELU, a smaller learning rate, or an init/bias that keeps units "
+        "active; if the outputs are unused, make the layer smaller")]
+
+
+def _layer(param: str) -> str:
+    return param.rsplit(".", 1)[0] if "." in param else param
