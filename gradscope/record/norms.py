@@ -11,17 +11,17 @@ Nothing here keeps a tensor alive: tensors are reached through the recorder's we
 from __future__ import annotations
 
 import math
-import os
 import weakref
 
 import torch
 
 from gradscope.record.torch_private import foreach_norm
+from gradscope.record.torchfiles import TorchFiles
 
 SERIES_MAX = 512
 _strided = torch.strided
-_CLIP_FILE = os.path.join("torch", "nn", "utils", "clip_grad.py")
-_SCALER_FILE = os.path.join("torch", "amp", "grad_scaler.py")
+_CLIP_FILE = TorchFiles("nn/utils/clip_grad.py")
+_SCALER_FILE = TorchFiles("amp/grad_scaler.py")
 
 
 class Series:
@@ -235,11 +235,11 @@ class NormTracker:
     def on_library_grad_off(self, frame) -> None:
         """A library turned grad mode off: note gradient clipping's max_norm and GradScaler's unscale."""
         path = frame.f_code.co_filename
-        if path.endswith(_CLIP_FILE):
+        if path in _CLIP_FILE:
             value = _clip_max_norm(frame.f_locals)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.clip_max_norm = float(value)
-        elif path.endswith(_SCALER_FILE):
+        elif path in _SCALER_FILE:
             self.grad_scaler = True
 
 
