@@ -73,3 +73,22 @@ def test_a_script_named_like_library_code_is_still_the_users(reference, relative
     assert proc.stdout == python.stdout  # PyTorch's own facts, printed by the script
     assert proc.stderr == python.stderr  # the warnings at the script's lines, the whole traceback
     assert _facts(capture) == reference
+
+
+def test_a_buffer_is_a_constant_not_a_detach(tmp_path):
+    """nn.Buffer(t) detaches t inside torch: a library's detach of a constant is not the user's cut."""
+    script = SCRIPTS / "buffers.py"
+    proc, capture = trace_json(script, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    torch_says = json.loads(run_python(script).stdout)
+    tensors = {t["id"]: t for t in capture["tensors"]}
+    buffers = {t["name"]: t for t in capture["tensors"] if t["name"] in ("net.scale", "net.shift")}
+    for name in ("net.scale", "net.shift"):
+        assert {k: buffers[name][k] for k in ("requires_grad", "is_leaf")} == torch_says[name] \
+            == {"requires_grad": False, "is_leaf": True}
+        assert buffers[name]["kind"] == "constant" and buffers[name]["cut_op"] is None, buffers[name]
+        assert buffers[name]["detached_from"] is None
+    own = tensors[capture["variables"]["own"]]  # the user's own detach of a constant: still the user's
+    assert own["kind"] == "detached" and own["cut_line"] == 22 and torch_says["own"]["requires_grad"] is False
+    assert not [e for e in capture["edges"] if e["cut"] == "detached" and e["line"] != 22]
+    assert not [e for e in capture["events"] if e.get("op") == "detach" and e.get("line") != 22]

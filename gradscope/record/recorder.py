@@ -22,6 +22,7 @@ from gradscope.record.records import MAX_CUT_DEPTH, ModuleAttr, OpEvent, TensorR
 from gradscope.record.registry import TensorRegistry, refresh_state
 from gradscope.record.snapshots import SnapshotStore
 from gradscope.record.torch_private import saved_tensors_hooked
+from gradscope.record.torchfiles import OVERRIDES_FILE
 
 _Tensor = torch.Tensor
 _Module = torch.nn.Module
@@ -115,6 +116,9 @@ class Recorder:
         lookup = registry.lookup
         recs = []
         seen_nodes = set()
+        # a detach is a cut when the user's code made it, or when what it detached carried gradient: a library
+        # detaching a constant (`nn.Buffer(t)`, `register_buffer`) cuts nothing of the user's
+        detaches = op in _DETACHES and bool(in_recs) and (any_rg or self._called_by_user(sys._getframe(2)))
         for t in outputs:
             rec = lookup(t)
             fresh = rec is None
@@ -142,7 +146,7 @@ class Recorder:
                 rec.inference_made = True
                 rec.cut_line = self.inference_by or line
                 rec.cut_op = "inference_mode"
-            if op in _DETACHES and in_recs:
+            if detaches:
                 self.facts.on_detach(op, inputs, file, line)
                 rec.detached_from = in_recs[0] if op != "detach_" else None
                 rec.cut_line = line
@@ -163,6 +167,13 @@ class Recorder:
             self.nan.after_op(op, inputs, outputs, mutated, file, line, module)
         if any_rg:
             self.facts.on_cut(op, inputs, in_rg, outputs, file, line, grad_mode, off_by)
+
+    def _called_by_user(self, frame) -> bool:
+        """Did the user's code itself call the op that `frame` (the caller of the mode) called? torch's
+        `handle_torch_function` detour is skipped: it only exists because a mode is active."""
+        while frame is not None and frame.f_code.co_filename in OVERRIDES_FILE:
+            frame = frame.f_back
+        return frame is not None and self.user_files.is_user_code(frame.f_code)
 
     def on_internal_mutation(self, op, t) -> None:
         """A library changed a tensor in place with grad off (an optimizer updating a parameter)."""
