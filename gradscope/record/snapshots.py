@@ -23,16 +23,21 @@ class SnapshotStore:
         self.step = step
         self.root_names = root_names
         self.backward_count = 0
-        self.sites: dict[tuple, walk.Snapshot] = {}  # (call, file, line) -> first snapshot taken there
+        self.calls: dict[tuple, int] = {}  # (call, file, line) -> how many times that line called backward
+        self.sites: dict[tuple, list[walk.Snapshot]] = {}  # (call, file, line) -> the snapshots taken there
         self.snapshots: list[walk.Snapshot] = []
 
     # -- at each backward call -------------------------------------------------------------------
     def count_call(self, call: str, file, line) -> bool:
-        """Count one backward call; True when its graph is one to record."""
+        """Count one backward call (every call of its line, before a snapshot was taken there too: with
+        `--step N` the N-th call need not be its line's first); True when its graph is one to record."""
         self.backward_count += 1
-        known = self.sites.get((call, file, line))
+        site = (call, file, line)
+        calls = self.calls[site] = self.calls.get(site, 0) + 1
+        known = self.sites.get(site)
         if known is not None:
-            known.calls += 1
+            for snap in known:
+                snap.calls = calls
         if self.root_names:
             return False  # --root NAME replaces the backward roots
         return (self.backward_count == self.step) if self.step is not None else known is None
@@ -41,8 +46,9 @@ class SnapshotStore:
         """Snapshot the graph below `roots` for the backward call just counted."""
         root_recs = [self._registry.record_for(t, file, line) for t in roots]
         snap = self.graph.snapshot(root_recs, roots, call, file, line, self.backward_count)
+        snap.calls = self.calls.get((call, file, line), 1)
         self.snapshots.append(snap)
-        self.sites.setdefault((call, file, line), snap)
+        self.sites.setdefault((call, file, line), []).append(snap)
         return snap
 
     def watched_leaves(self, snap) -> list[tuple]:
