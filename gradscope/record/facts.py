@@ -21,7 +21,7 @@ import weakref
 import torch
 
 from gradscope.record.torch_private import SAVED_PREFIX, raw_saved
-from gradscope.record.walk import node_key, nodes_from
+from gradscope.record.walk import node_event, node_key, nodes_from
 
 _Tensor = torch.Tensor
 
@@ -379,10 +379,7 @@ class Facts:
             code = getattr(backward, "__code__", None)
             if code is None or not self.recorder.user_files.is_user_code(code):
                 return
-            try:
-                event = fn.metadata.get("gradscope")
-            except Exception:  # noqa: BLE001
-                event = None
+            event = node_event(fn, self.recorder.note_failure)
             self.recorder.note_event({"kind": "custom_backward", "node": name, "file": code.co_filename,
                                       "line": code.co_firstlineno, "returns": _return_lines(backward),
                                       "apply_line": event.line if event is not None else None})
@@ -442,7 +439,7 @@ class Facts:
             if name == "AccumulateGrad":
                 continue
             names = graph.saved_names(fn)
-            pending = _PendingNode(name, fn)
+            pending = _PendingNode(name, node_event(fn, self.recorder.note_failure))
             if names and not graph.unpack_would_call_hooks(pending.event):
                 self.on_node(fn, pending, names, pending=True)
 
@@ -476,9 +473,6 @@ _SAVED_POSITIONS = {"result": ("out", 0), "self": ("in", 0), "other": ("in", 1),
 class _PendingNode:
     __slots__ = ("name", "event")
 
-    def __init__(self, name, fn):
+    def __init__(self, name, event):
         self.name = name
-        try:
-            self.event = fn.metadata.get("gradscope")
-        except Exception:  # noqa: BLE001
-            self.event = None
+        self.event = event

@@ -57,8 +57,9 @@ class Recorder:
         self.facts = Facts(self)  # extra facts for the findings
         self.grad = GradModeTracker(user_files.is_user_code, self._on_library_grad_off)
         self.modules = ModuleNamer(self.registry)
-        self.graph = walk.Graph(self.registry, self.facts)
-        self.store = SnapshotStore(self.registry, self.graph, step=step, root_names=root_names)
+        self.graph = walk.Graph(self.registry, self.facts, self.note_failure)
+        self.store = SnapshotStore(self.registry, self.graph, step=step, root_names=root_names,
+                                   note_failure=self.note_failure)
         self.variables: dict[str, TensorRecord] = {}
         self.raise_frames: list[tuple[str, str, int, dict]] = []  # see _raise_frames
         # hot paths, called straight from the mode (no delegating frame: grad switches count frames)

@@ -43,7 +43,7 @@ class Instrumentation:
         self.user_files = UserFiles(user_roots)
         self.recorder = Recorder(self.user_files, step=step, root_names=tuple(root_names), stop_after=stop_after,
                                  **(health or {}))
-        self.finder = names.UserModuleFinder(self.user_files.is_user_file)
+        self.finder = names.UserModuleFinder(self.user_files.is_user_file, self.recorder.note_failure)
         self._bindable_types: set = set()
         self._handles: list = []
         self._mode: RecordingMode | None = None

@@ -17,8 +17,10 @@ from gradscope.record.torch_private import tensor_version
 
 
 class SnapshotStore:
-    def __init__(self, registry: TensorRegistry, graph: walk.Graph, *, step: int | None, root_names: tuple):
+    def __init__(self, registry: TensorRegistry, graph: walk.Graph, *, step: int | None, root_names: tuple,
+                 note_failure):
         self._registry = registry
+        self._note_failure = note_failure
         self.graph = graph
         self.step = step
         self.root_names = root_names
@@ -107,7 +109,7 @@ class SnapshotStore:
                 candidates.append((rec, t))
         reached = set()
         for rec, t in candidates:
-            reached |= walk.reachable_tensor_ids(self._registry, t) - {rec.id}
+            reached |= walk.reachable_tensor_ids(self._registry, t, self._note_failure) - {rec.id}
         for rec, t in candidates:
             if rec.id not in reached:
                 self.snapshots.append(self.graph.snapshot([rec], [t], "implicit", rec.file, rec.line, None))
