@@ -12,6 +12,7 @@ import sys
 import torch
 
 from gradscope.record import walk
+from gradscope.record.caps import Drops
 from gradscope.record.facts import Facts
 from gradscope.record.failures import Failures
 from gradscope.record.gradmode import GradModeTracker
@@ -28,7 +29,7 @@ _Tensor = torch.Tensor
 _Module = torch.nn.Module
 _Optimizer = torch.optim.Optimizer
 
-EVENT_CAP_PER_SITE = 20  # notable events (in-place ops, .grad reads...) kept per source line
+EVENT_CAP_PER_SITE = 20  # notable events (in-place ops, .grad reads...) kept per kind and line, then the latest
 MAX_FRAME_LOCALS = 64  # tensors kept per frame of the traceback (a module frame's globals can be many)
 GRAD_VALUES_MAX = 16  # gradients with at most this many elements are stored with their values
 
@@ -52,7 +53,9 @@ class Recorder:
         self.inference_by = None  # the user's line that last entered torch.inference_mode()
         self.events: list[dict] = []
         self.warnings: list[dict] = []  # shown to the user during the run (session.py records them)
-        self.event_counts: dict[tuple, int] = {}
+        self.event_counts: dict[tuple, int] = {}  # (kind, file, line) -> moments seen there
+        self._latest: dict[tuple, int] = {}  # (kind, file, line) -> index in events of the latest kept beyond the cap
+        self.drops = Drops()  # what the other caps left out (the events' own: from event_counts)
         self.failures = Failures(user_files.is_user_code)
         self.facts = Facts(self)  # extra facts for the findings
         self.grad = GradModeTracker(user_files.is_user_code, self._on_library_grad_off)
@@ -104,9 +107,10 @@ class Recorder:
         if mutated is not None:
             outputs.append(mutated)
         if type(out) is _Tensor or isinstance(out, _Tensor):
-            outputs.append(out)
+            if out is not mutated:  # `p.requires_grad_(False)`, `x.add_(1)` return the tensor they changed
+                outputs.append(out)
         elif isinstance(out, (tuple, list)):  # also torch.return_types (max, topk, ...)
-            outputs.extend(o for o in out if isinstance(o, _Tensor))
+            outputs.extend(o for o in out if isinstance(o, _Tensor) and o is not mutated)
         if not outputs:
             return
         off_by = self.grad.off_by
@@ -128,6 +132,8 @@ class Recorder:
                 rec.file, rec.line, rec.op = file, line, op
                 rec.module = module
             elif t is mutated or op in _DETACH_INPLACE:
+                if op in _FREEZES and not t.requires_grad:
+                    rec.frozen_line = line  # kept on the record: a cap on events never loses it
                 registry.set_event(t, event)
                 self._note_mutation(op, rec, file, line)
                 self.facts.on_mutation(op, rec, t, file, line)
@@ -197,23 +203,38 @@ class Recorder:
             if held is not None and held.depth >= depth:
                 depth = held.depth + 1
         event.depth = depth
-        rec.event_hold = event if depth < MAX_CUT_DEPTH else None
+        if depth < MAX_CUT_DEPTH:
+            rec.event_hold = event
+        else:
+            rec.event_hold = None
+            rec.origin_capped = True
 
     def _note_mutation(self, op, rec, file, line) -> None:
-        if self._keep("inplace", file, line):  # the dict is built only while it will be kept
-            self.events.append({"kind": "inplace", "op": op, "tensor": rec, "file": file, "line": line})
+        self._keep({"kind": "inplace", "op": op, "tensor": rec, "file": file, "line": line}, "inplace", file, line)
 
     def note_event(self, event: dict) -> None:
-        """Keep a notable moment for the findings, at most EVENT_CAP_PER_SITE per kind and line."""
-        if self._keep(event["kind"], event.get("file"), event.get("line")):
-            self.events.append(event)
+        """Keep a notable moment for the findings (see `_keep`)."""
+        self._keep(event, event["kind"], event.get("file"), event.get("line"))
 
-    def _keep(self, kind, file, line) -> bool:
-        """Count one more moment of this kind at this line; True while there is room to keep it."""
+    def _keep(self, event, kind, file, line) -> None:
+        """Keep the first EVENT_CAP_PER_SITE moments of each kind at each line, and the latest one: each
+        later moment takes the place of the one before it, which is counted as dropped (`dropped_events`)."""
         site = (kind, file, line)
         count = self.event_counts.get(site, 0) + 1
         self.event_counts[site] = count
-        return count <= EVENT_CAP_PER_SITE
+        if count <= EVENT_CAP_PER_SITE:
+            self.events.append(event)
+        elif count == EVENT_CAP_PER_SITE + 1:
+            self._latest[site] = len(self.events)
+            self.events.append(event)
+        else:
+            self.events[self._latest[site]] = event
+
+    def dropped_events(self) -> list[tuple[str, str | None, int | None, int]]:
+        """(kind, file, line, how many) for each line whose moments of a kind were not all kept."""
+        first_and_latest = EVENT_CAP_PER_SITE + 1
+        return [(kind, file, line, count - first_and_latest)
+                for (kind, file, line), count in self.event_counts.items() if count > first_and_latest]
 
     def on_notable(self, op, t, file, line, out=None) -> None:
         """Moments the findings explain: reading `.grad` of a non-leaf, late `retain_grad()`."""
@@ -416,12 +437,19 @@ class Recorder:
                 function = getattr(code, "co_qualname", code.co_name)  # co_qualname: python 3.11+
                 scope = None if code.co_name == "<module>" else function
                 held = {}
+                left = 0
                 for name, value in list(frame.f_locals.items()):
-                    if issubclass(type(value), _Tensor) and not name.startswith("__") and len(held) < MAX_FRAME_LOCALS:
+                    if issubclass(type(value), _Tensor) and not name.startswith("__"):
+                        if len(held) >= MAX_FRAME_LOCALS:
+                            left += 1
+                            continue
                         rec = self.record_for(value, code.co_filename, tb.tb_lineno)
                         if rec.name is None:
                             rec.name, rec.scope = name, scope
                         held[name] = rec
+                if left:
+                    self.drops.note("frame_locals", MAX_FRAME_LOCALS, count=left, file=code.co_filename,
+                                    line=tb.tb_lineno)
                 frames.append((function, code.co_filename, tb.tb_lineno, held))
             tb = tb.tb_next
         return frames
@@ -429,6 +457,7 @@ class Recorder:
 
 _DETACHES = frozenset({"detach", "detach_", "Tensor.data"})
 _DETACH_INPLACE = frozenset({"detach_", "requires_grad_", "Tensor.requires_grad="})
+_FREEZES = frozenset({"requires_grad_", "Tensor.requires_grad="})
 
 
 def _outer_binding(old_scope, new_scope) -> bool:

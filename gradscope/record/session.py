@@ -191,8 +191,12 @@ class Instrumentation:
             kept = self.recorder.warnings
             entry = {"category": getattr(category, "__name__", str(category)), "message": str(message),
                      "file": filename or None, "line": lineno if isinstance(lineno, int) else None}
-            if len(kept) < WARNINGS_MAX and entry not in kept:
-                kept.append(entry)
+            if entry not in kept:
+                if len(kept) < WARNINGS_MAX:
+                    kept.append(entry)
+                else:  # shown, not kept: counted in the capture's `dropped`
+                    self.recorder.drops.note("warnings", WARNINGS_MAX, file=entry["file"], line=entry["line"],
+                                             by_line=False)
         except Exception as exc:  # noqa: BLE001
             self.recorder.note_failure(exc)
 
