@@ -10,14 +10,14 @@ import sys
 
 import torch
 
-from gradscope.record.torchfiles import TorchFiles
+from gradscope.record.torchfiles import torch_files
 
 # Frames of torch's grad-mode machinery: a switch is the user's when the frame above these is.
-_GRAD_MODE_FILES = TorchFiles("autograd/grad_mode.py", "utils/_contextlib.py")
+_GRAD_MODE_FILES = torch_files("autograd/grad_mode.py", "utils/_contextlib.py")
 _MAX_DEPTH = 1000  # nested switches remembered (a guard against unbalanced enter/exit)
 
 # Libraries whose grad-off regions only update their own state or parameters in place.
-_BOOKKEEPING_FILES = TorchFiles(
+_BOOKKEEPING_FILES = torch_files(
     "optim/optimizer.py", "optim/adam.py", "optim/adamw.py", "optim/sgd.py", "optim/rmsprop.py", "optim/adagrad.py",
     "optim/lr_scheduler.py", "nn/init.py", "nn/utils/clip_grad.py",
 )

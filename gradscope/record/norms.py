@@ -16,12 +16,12 @@ import weakref
 import torch
 
 from gradscope.record.torch_private import foreach_norm
-from gradscope.record.torchfiles import TorchFiles
+from gradscope.record.torchfiles import torch_files
 
 SERIES_MAX = 512
 _strided = torch.strided
-_CLIP_FILE = TorchFiles("nn/utils/clip_grad.py")
-_SCALER_FILE = TorchFiles("amp/grad_scaler.py")
+_CLIP_FILE = torch_files("nn/utils/clip_grad.py")
+_SCALER_FILE = torch_files("amp/grad_scaler.py")
 
 
 class Series:
