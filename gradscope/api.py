@@ -51,7 +51,10 @@ def trace_target(target, args: list[str], *, step: int | None = None, roots=(), 
             execute()
 
     pid = os.getpid()
-    result = runner.run(target, args, compile_user_source, wrap, as_main=as_main)
+    def compile_script(source, filename):
+        return compile_user_source(source, filename, instrumentation.recorder.note_failure)
+
+    result = runner.run(target, args, compile_script, wrap, as_main=as_main)
     if os.getpid() != pid:  # a child the script forked ran to the end: only its parent reports
         return TraceResult(None, result.exit_code, result.interrupted)
     recorder = instrumentation.recorder

@@ -30,7 +30,8 @@ from gradscope.errors import CaptureError
 # 5: grad_health (gradient norms per backward call site, parameter updates, NaN origins).
 # 6: typed events (one record per kind; `replaced`), the exception's frames with their tensor locals, norms after
 #    each site's recorded call (NormSite.recorded_call, NormSeries.recorded) and dead rows of Linear weights.
-FORMAT_VERSION = 6
+# 7: `dropped` (what each cap on recording left out); a tensor's `frozen_line`; events past a line's cap: its latest.
+FORMAT_VERSION = 7
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
 KINDS: tuple[str, ...] = Kind.__args__
@@ -78,6 +79,7 @@ class TensorInfo(_Record):
     detached_from: Index | None = None
     cut_line: Index | None = None  # the line of the detach / no_grad / inference_mode that made it
     cut_op: str | None = None  # detach | detach_ | Tensor.data | no_grad | inference_mode
+    frozen_line: Index | None = None  # the last line that set requires_grad=False on it (format 7)
     param_name: str | None = None
     module: str | None = None  # qualified name of the module whose forward made it
     grad_is_none: bool | None = None  # at exit; None when the tensor no longer existed
@@ -359,6 +361,28 @@ class Diagnostic(_Record):
     line: Index | None = None
 
 
+DroppedWhat = Literal["events", "cut_sites", "cut_origins", "reaches", "frame_locals", "warnings"]
+
+
+class Dropped(_Record):
+    """A cap on recording was reached: what it left out, how many, and where (format 7).
+
+    events: moments of one kind at one line beyond the first `cap` (the latest is kept too);
+    cut_sites: cut ops at lines beyond the first `cap` cut sites; cut_origins: tensors shown whose origin
+    (the ops that made them) was not kept, cut chains being deeper than `cap`; reaches: walks for the
+    parameters behind a cut (kind "cut"), a detach ("cut_params") or an unused loss ("loss") stopped after
+    `cap` graph nodes; frame_locals: tensor locals of a raising frame beyond `cap`; warnings: distinct
+    warnings beyond `cap`, shown but not kept.
+    """
+
+    what: DroppedWhat
+    count: Index = 0  # how many were left out
+    cap: Index = 0
+    kind: str | None = None  # events: the event kind; reaches: what was walked
+    file: str | None = None  # where (for cut_sites, cut_origins and warnings: the first one left out)
+    line: Index | None = None
+
+
 class NormSeries(_Record):
     """Gradient norms of one parameter (or one module, or the whole model) at one backward call site.
 
@@ -457,6 +481,7 @@ class Capture(msgspec.Struct, forbid_unknown_fields=True, dict=True):
     optimizers: list[OptimizerInfo] = msgspec.field(default_factory=list)
     warnings: list[WarningInfo] = msgspec.field(default_factory=list)  # shown to the user during the run
     diagnostics: list[Diagnostic] = msgspec.field(default_factory=list)  # gradscope's own failures
+    dropped: list[Dropped] = msgspec.field(default_factory=list)  # what caps on recording left out
     grad_health: GradHealth | None = None
 
     # -- lookups -------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from typing import Any, Callable
 from gradscope.errors import ScriptNotFound, UsageError
 
 _GRADSCOPE_DIR = os.path.dirname(os.path.abspath(__file__))
-_TORCH_OVERRIDES = os.path.join("torch", "overrides.py")
 _MODULE_FIX = "check the name, and run gradscope from the folder python -m would be run from"
 
 
@@ -230,16 +229,24 @@ def _own_frames(frames: list[tuple[str, str]]) -> list[bool]:
     """For (filename, function name) pairs, outermost first: True for each frame plain python
     would not have — gradscope's own, the warnings trampoline, and the detour through torch's
     `handle_torch_function` that only exists because a mode is active."""
+    overrides = _torch_overrides()
+    in_overrides = [overrides is not None and os.path.realpath(filename) == overrides for filename, _ in frames]
     own = []
     for i, (filename, name) in enumerate(frames):
-        following = frames[i + 1][0] if i + 1 < len(frames) else ""
         own.append(
             os.path.abspath(filename).startswith(_GRADSCOPE_DIR + os.sep)
             or name == "__gradscope_call__"  # see record/mode.py: _impersonate
-            or filename.endswith(_TORCH_OVERRIDES)
-            or following.endswith(_TORCH_OVERRIDES)  # the entry frame that handed the call over
+            or in_overrides[i]
+            or (i + 1 < len(frames) and in_overrides[i + 1])  # the entry frame that handed the call over
         )
     return own
+
+
+def _torch_overrides() -> str | None:
+    """torch's own `overrides.py` (handle_torch_function) as a real path, once torch is imported: known
+    from where torch lives, so that a script of the user's called `torch/overrides.py` keeps its frames."""
+    file = getattr(sys.modules.get("torch"), "__file__", None)
+    return os.path.join(os.path.realpath(os.path.dirname(file)), "overrides.py") if isinstance(file, str) else None
 
 
 def strip_own_frames(tb):

@@ -138,8 +138,9 @@ def _cut_of(t: TensorInfo, freeze_lines: dict[int, int], owners: dict[int, str])
 
 
 def freeze_lines(capture: Capture) -> dict[int, int]:
-    """Frozen tensor id -> the line that set requires_grad=False on it (else the line that made it)."""
-    lines: dict[int, int] = {}
+    """Frozen tensor id -> the line that set requires_grad=False on it (else the line that made it).
+    Read from the tensor itself (format 7: no cap on events can lose it), else from its events."""
+    lines: dict[int, int] = {t.id: t.frozen_line for t in capture.tensors if t.frozen_line is not None}
     for e in capture.events:
         tid, line = getattr(e, "tensor", None), e.line
         if isinstance(e, InplaceEvent) and tid is not None and line is not None and e.op in FREEZE_OPS:

@@ -13,12 +13,12 @@ import msgspec
 import torch
 
 from gradscope.analyse.labels import classify, cut_reason
-from gradscope.capture import (Capture, Diagnostic, EdgeInfo, Event, GradHealth, NanOrigin, NodeInfo, NormSeries,
-                                NormSite, ParamUpdate, RootInfo, TensorInfo, json_scalar)
+from gradscope.capture import (Capture, Diagnostic, Dropped, EdgeInfo, Event, GradHealth, NanOrigin, NodeInfo,
+                                NormSeries, NormSite, ParamUpdate, RootInfo, TensorInfo, json_scalar)
 from gradscope.record.failures import log_diagnostics
 from gradscope.record.norms import DEAD_ROWS_KEPT
-from gradscope.record.records import ModuleAttr, TensorRecord
-from gradscope.record.recorder import GRAD_VALUES_MAX, Recorder
+from gradscope.record.records import MAX_CUT_DEPTH, ModuleAttr, TensorRecord
+from gradscope.record.recorder import EVENT_CAP_PER_SITE, GRAD_VALUES_MAX, Recorder
 from gradscope.record.registry import refresh_state
 from gradscope.record.walk import without_gc
 
@@ -183,10 +183,25 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         warnings=[dict(w, file=display(w["file"]) if w["file"] else None) for w in recorder.warnings],
         diagnostics=[Diagnostic(where, what, count, display(file) if file else None, line)
                      for (where, _), (count, what, file, line) in recorder.failures.by_site.items()],
+        dropped=_dropped(recorder, recs, display),
         grad_health=_grad_health(recorder, cid, display),
     )
     log_diagnostics(capture)
     return capture
+
+
+def _dropped(recorder: Recorder, recs: list, display) -> list[Dropped]:
+    """What each cap left out: events beyond a line's cap, the recorder's other caps, and the tensors of
+    this capture whose origin was not kept (their cut chain was deeper than MAX_CUT_DEPTH)."""
+    where = lambda file: display(file) if file else None  # noqa: E731
+    out = [Dropped("events", count, EVENT_CAP_PER_SITE, kind, where(file), line)
+           for kind, file, line, count in recorder.dropped_events()]
+    out += [Dropped(key[0], count, cap, key[1] if len(key) > 1 else None, where(file), line)
+            for key, (count, cap, file, line) in recorder.drops.by_site.items()]
+    capped = [rec for rec in recs if rec.origin_capped and not rec.requires_grad and rec.event is None]
+    if capped:
+        out.append(Dropped("cut_origins", len(capped), MAX_CUT_DEPTH, None, where(capped[0].file), capped[0].line))
+    return out
 
 
 # -- gradient health -------------------------------------------------------------------------------
@@ -293,6 +308,7 @@ def _tensor_info(rec, cid, qualnames, display, snap_roots) -> TensorInfo:
         detached_from=cid.get(rec.detached_from.id) if rec.detached_from is not None else None,
         cut_line=rec.cut_line,
         cut_op=rec.cut_op,
+        frozen_line=rec.frozen_line,
         param_name=rec.param_name,
         module=qualnames.get(rec.module) if rec.module is not None else None,
         grad_is_none=rec.grad_is_none if rec.alive else None,

@@ -21,7 +21,7 @@ import weakref
 import torch
 
 from gradscope.record.torch_private import SAVED_PREFIX, raw_saved
-from gradscope.record.walk import node_key, nodes_from
+from gradscope.record.walk import node_event, node_key, nodes_from
 
 _Tensor = torch.Tensor
 
@@ -135,11 +135,21 @@ class Facts:
                 continue
             t = site.ref()
             if t is not None and id(t) not in root_ids:
-                site.params = self._params_reached(t.grad_fn)
+                site.params = self._params_reached(t.grad_fn, "loss", site.file, site.line)
 
-    def _params_reached(self, fn) -> list:
-        return [self.recorder.record_for(node.variable) for node in nodes_from([fn], MAX_WALK)
-                if type(node).__name__ == "AccumulateGrad" and getattr(node, "variable", None) is not None]
+    def _params_reached(self, fn, kind, file, line) -> list:
+        """The parameters (trainable leaves) a graph reaches, walking at most MAX_WALK of its nodes; a walk
+        stopped by that cap is counted in the capture's `dropped` (the list may miss some)."""
+        found, walked = [], 0
+        for node in nodes_from([fn], MAX_WALK + 1):
+            if walked == MAX_WALK:
+                self.recorder.drops.note("reaches", MAX_WALK, kind=kind, file=file, line=line)
+                break
+            walked += 1
+            variable = getattr(node, "variable", None) if type(node).__name__ == "AccumulateGrad" else None
+            if variable is not None:
+                found.append(self.recorder.record_for(variable))
+        return found
 
     # -- cuts ----------------------------------------------------------------------------------
     @_guarded
@@ -152,7 +162,7 @@ class Facts:
         rec = self.recorder
         rec.note_event({"kind": "cut_params", "op": op, "file": file, "line": line,
                         "tensor": rec.record_for(inputs[0], file, line),
-                        "reaches": self._params_reached(inputs[0].grad_fn)})
+                        "reaches": self._params_reached(inputs[0].grad_fn, "cut_params", file, line)})
 
     @_guarded
     def on_cut(self, op, inputs, in_rg, outputs, file, line, grad_mode, off_by) -> None:
@@ -206,6 +216,7 @@ class Facts:
         site = self.cut_sites.get(key)
         if site is None:
             if len(self.cut_sites) >= MAX_CUT_SITES:
+                self.recorder.drops.note("cut_sites", MAX_CUT_SITES, file=file, line=line, by_line=False)
                 return None
             site = self.cut_sites[key] = {"kind": "cut", "cut": why, "op": op, "file": file, "line": line,
                                           "tensor": rec, "reaches": [], "calls": 0}
@@ -226,10 +237,12 @@ class Facts:
                 if rec not in reaches:
                     reaches.append(rec)
                 continue
-            budget = MAX_WALK - len(seen)
-            if budget <= 0:
-                continue
-            for node in nodes_from([t.grad_fn], budget, skip=seen):
+            budget, walked = MAX_WALK - len(seen), 0
+            for node in nodes_from([t.grad_fn], max(budget, 0) + 1, skip=seen):
+                if walked >= budget:  # more of the graph than the cap: the leaves behind it are not all known
+                    self.recorder.drops.note("reaches", MAX_WALK, kind="cut", file=site["file"], line=site["line"])
+                    break
+                walked += 1
                 seen.add(node_key(node))
                 variable = getattr(node, "variable", None) if type(node).__name__ == "AccumulateGrad" else None
                 if variable is not None:
@@ -379,10 +392,7 @@ class Facts:
             code = getattr(backward, "__code__", None)
             if code is None or not self.recorder.user_files.is_user_code(code):
                 return
-            try:
-                event = fn.metadata.get("gradscope")
-            except Exception:  # noqa: BLE001
-                event = None
+            event = node_event(fn, self.recorder.note_failure)
             self.recorder.note_event({"kind": "custom_backward", "node": name, "file": code.co_filename,
                                       "line": code.co_firstlineno, "returns": _return_lines(backward),
                                       "apply_line": event.line if event is not None else None})
@@ -422,7 +432,7 @@ class Facts:
                 continue
             t = site.ref() if site.ref is not None else None
             if site.params is None and t is not None:
-                site.params = self._params_reached(t.grad_fn)
+                site.params = self._params_reached(t.grad_fn, "loss", site.file, site.line)
             rec.note_event({"kind": "unused_loss", "file": site.file, "line": site.line, "op": site.op,
                             "tensor": site.rec, "reaches": list(site.params or [])})
         self._check_pending_graphs()
@@ -442,7 +452,7 @@ class Facts:
             if name == "AccumulateGrad":
                 continue
             names = graph.saved_names(fn)
-            pending = _PendingNode(name, fn)
+            pending = _PendingNode(name, node_event(fn, self.recorder.note_failure))
             if names and not graph.unpack_would_call_hooks(pending.event):
                 self.on_node(fn, pending, names, pending=True)
 
@@ -476,9 +486,6 @@ _SAVED_POSITIONS = {"result": ("out", 0), "self": ("in", 0), "other": ("in", 1),
 class _PendingNode:
     __slots__ = ("name", "event")
 
-    def __init__(self, name, fn):
+    def __init__(self, name, event):
         self.name = name
-        try:
-            self.event = fn.metadata.get("gradscope")
-        except Exception:  # noqa: BLE001
-            self.event = None
+        self.event = event

@@ -6,21 +6,21 @@ that each exit restores what its entry changed, and remembers where the current 
 
 from __future__ import annotations
 
-import os
 import sys
 
 import torch
 
+from gradscope.record.torchfiles import torch_files
+
 # Frames of torch's grad-mode machinery: a switch is the user's when the frame above these is.
-_GRAD_MODE_FILES = ("grad_mode.py", "_contextlib.py")
+_GRAD_MODE_FILES = torch_files("autograd/grad_mode.py", "utils/_contextlib.py")
 _MAX_DEPTH = 1000  # nested switches remembered (a guard against unbalanced enter/exit)
 
 # Libraries whose grad-off regions only update their own state or parameters in place.
-_BOOKKEEPING_FILES = tuple(os.path.join("torch", *parts) for parts in (
-    ("optim", "optimizer.py"), ("optim", "adam.py"), ("optim", "adamw.py"), ("optim", "sgd.py"),
-    ("optim", "rmsprop.py"), ("optim", "adagrad.py"), ("optim", "lr_scheduler.py"), ("nn", "init.py"),
-    ("nn", "utils", "clip_grad.py"),
-))
+_BOOKKEEPING_FILES = torch_files(
+    "optim/optimizer.py", "optim/adam.py", "optim/adamw.py", "optim/sgd.py", "optim/rmsprop.py", "optim/adagrad.py",
+    "optim/lr_scheduler.py", "nn/init.py", "nn/utils/clip_grad.py",
+)
 
 
 class GradModeTracker:
@@ -35,9 +35,9 @@ class GradModeTracker:
         f = sys._getframe(depth)
         how = "no_grad"
         decorated = None  # the function a @torch.no_grad() decorator is running
-        while f is not None and f.f_code.co_filename.endswith(_GRAD_MODE_FILES):
+        while f is not None and f.f_code.co_filename in _GRAD_MODE_FILES:
             if f.f_code.co_name == "__init__" and f.f_back is not None \
-                    and not f.f_back.f_code.co_filename.endswith(_GRAD_MODE_FILES):
+                    and f.f_back.f_code.co_filename not in _GRAD_MODE_FILES:
                 how = "set_grad_enabled"  # called by the script itself, not by no_grad's __enter__
             if f.f_code.co_name == "decorate_context":
                 decorated = getattr(f.f_locals.get("func"), "__code__", None)
@@ -68,4 +68,4 @@ class GradModeTracker:
         off = self.off_by
         if off is None:
             return not torch.is_inference_mode_enabled()
-        return not off[0] and off[1] is not None and off[1].endswith(_BOOKKEEPING_FILES)
+        return not off[0] and off[1] is not None and off[1] in _BOOKKEEPING_FILES

@@ -21,6 +21,7 @@ from gradscope.record.torch_private import (
     call_in_state,
     torch_function_state,
 )
+from gradscope.record.torchfiles import OVERRIDES_FILE
 
 _Tensor = torch.Tensor
 _MethodWrapper = types.MethodWrapperType
@@ -299,7 +300,7 @@ def _impersonate(frame, func):
     with stacklevel=2 such as F.mse_loss's) would be attributed to this module, and the default
     filter would merge warnings from different user lines into one. Cached per (code, line).
     """
-    while frame is not None and frame.f_code.co_filename.endswith(_OVERRIDES_FILE):
+    while frame is not None and frame.f_code.co_filename in OVERRIDES_FILE:
         frame = frame.f_back
     if frame is not None and getattr(func, "__code__", None) is frame.f_code:
         frame = frame.f_back  # a Python-level torch function re-entered through handle_torch_function
@@ -317,9 +318,6 @@ def _impersonate(frame, func):
         fn = types.FunctionType(namespace[TRAMPOLINE_NAME].__code__, frame.f_globals, TRAMPOLINE_NAME)
         _trampolines[key] = fn
     return fn
-
-
-_OVERRIDES_FILE = "overrides.py"
 
 
 # Plain reads that take values out of the graph (see `RecordingMode._escape`).

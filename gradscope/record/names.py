@@ -132,15 +132,17 @@ def _target_names(targets) -> list[str]:
     return names
 
 
-def compile_user_source(source: str | bytes, filename: str):
-    """Compile user code with binding hooks; fall back to the plain code if rewriting fails."""
+def compile_user_source(source: str | bytes, filename: str, note_failure: Callable[[BaseException], None]):
+    """Compile user code with binding hooks; fall back to the plain code if rewriting fails, and count
+    that failure with `note_failure` (the recorder's): the file's variable names are then missing."""
     tree = ast.parse(source, filename=filename)  # a SyntaxError belongs to the user: let it raise
     try:
         rewritten = ast.fix_missing_locations(_BindingInserter().visit(tree))
         with warnings.catch_warnings():  # calling a constant warns at compile time: only ours is hidden
             warnings.filterwarnings("ignore", r"'complex' object is not callable", SyntaxWarning)
             return _fill_slots(compile(rewritten, filename, "exec", dont_inherit=True))
-    except Exception:  # noqa: BLE001 - instrumentation must never stop the user's script
+    except Exception as exc:  # noqa: BLE001 - instrumentation must never stop the user's script
+        note_failure(exc)
         return compile(source, filename, "exec", dont_inherit=True)
 
 
@@ -173,16 +175,21 @@ def _noop(value, name, line, scope):
 class _RewritingLoader(importlib.machinery.SourceFileLoader):
     """Loads a user module with binding hooks; never uses cached bytecode (it lacks the hooks)."""
 
+    def __init__(self, fullname, path, note_failure):
+        super().__init__(fullname, path)
+        self.note_failure = note_failure
+
     def get_code(self, fullname):
         source = self.get_data(self.path)
-        return compile_user_source(source, self.path)
+        return compile_user_source(source, self.path, self.note_failure)
 
 
 class UserModuleFinder(importlib.abc.MetaPathFinder):
     """Finds the user's own modules (by file location) and loads them through `_RewritingLoader`."""
 
-    def __init__(self, is_user_file: Callable[[str], bool]):
+    def __init__(self, is_user_file: Callable[[str], bool], note_failure: Callable[[BaseException], None]):
         self.is_user_file = is_user_file
+        self.note_failure = note_failure
 
     def find_spec(self, fullname, path=None, target=None):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
@@ -190,7 +197,7 @@ class UserModuleFinder(importlib.abc.MetaPathFinder):
             return None
         if not spec.origin or not self.is_user_file(spec.origin):
             return None
-        spec.loader = _RewritingLoader(fullname, spec.origin)
+        spec.loader = _RewritingLoader(fullname, spec.origin, self.note_failure)
         return spec
 
     def install(self) -> None:

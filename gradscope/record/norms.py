@@ -15,18 +15,18 @@ dropped) as soon as every row has been, so a healthy model pays this at its firs
 from __future__ import annotations
 
 import math
-import os
 import weakref
 
 import torch
 
 from gradscope.record.torch_private import foreach_norm
+from gradscope.record.torchfiles import torch_files
 
 SERIES_MAX = 512
 DEAD_ROWS_KEPT = 32  # indices of dead rows kept per weight (all are counted)
 _strided = torch.strided
-_CLIP_FILE = os.path.join("torch", "nn", "utils", "clip_grad.py")
-_SCALER_FILE = os.path.join("torch", "amp", "grad_scaler.py")
+_CLIP_FILE = torch_files("nn/utils/clip_grad.py")
+_SCALER_FILE = torch_files("amp/grad_scaler.py")
 
 
 class Series:
@@ -308,11 +308,11 @@ class NormTracker:
     def on_library_grad_off(self, frame) -> None:
         """A library turned grad mode off: note gradient clipping's max_norm and GradScaler's unscale."""
         path = frame.f_code.co_filename
-        if path.endswith(_CLIP_FILE):
+        if path in _CLIP_FILE:
             value = _clip_max_norm(frame.f_locals)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.clip_max_norm = float(value)
-        elif path.endswith(_SCALER_FILE):
+        elif path in _SCALER_FILE:
             self.grad_scaler = True
 
 

@@ -1,13 +1,16 @@
 """Which source files are the user's own code.
 
 Line numbers and variable names are reported for the user's files only: the script's folder
-(and, for `-m`, the working directory), minus installed packages and gradscope itself. The
-decision is cached per code object because it runs on every recorded op.
+(and, for `-m`, the working directory), minus the folders installed packages are imported from and
+gradscope itself. Decided from where files are (real paths), never from a folder's name: a script
+kept under a folder called `site-packages` is still the user's. The decision is cached per code
+object because it runs on every recorded op.
 """
 
 from __future__ import annotations
 
 import os
+import site
 import sys
 import sysconfig
 
@@ -15,17 +18,35 @@ _GRADSCOPE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _installed_dirs() -> tuple[str, ...]:
+    """The folders installed code is imported from, as real paths: the interpreter's library paths
+    (sysconfig), its site directories, and any other `sys.path` entry that holds installed
+    distributions (a `*.dist-info` folder: `pip install --target`, a second venv on PYTHONPATH)."""
     dirs = set()
     for key in ("purelib", "platlib", "stdlib", "platstdlib"):
         path = sysconfig.get_paths().get(key)
         if path:
-            dirs.add(os.path.realpath(path))
+            dirs.add(path)
+    try:
+        dirs.update(site.getsitepackages())
+    except AttributeError:  # an old virtualenv's site module
+        pass
+    user_site = getattr(site, "getusersitepackages", lambda: None)()
+    if isinstance(user_site, str):
+        dirs.add(user_site)
     for path in sys.path:
-        if path.endswith(("site-packages", "dist-packages")):
-            dirs.add(os.path.realpath(path))
-    dirs.add(os.path.realpath(sys.prefix))
-    dirs.add(os.path.realpath(sys.base_prefix))
-    return tuple(sorted(dirs))
+        if path and path not in dirs and _holds_distributions(path):
+            dirs.add(path)
+    dirs.add(sys.prefix)
+    dirs.add(sys.base_prefix)
+    return tuple(sorted({os.path.realpath(d) for d in dirs}))
+
+
+def _holds_distributions(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return any(e.name.endswith(".dist-info") and e.is_dir() for e in entries)
+    except OSError:
+        return False
 
 
 class UserFiles:
@@ -65,7 +86,7 @@ class UserFiles:
                 r.startswith(ex.rstrip(os.sep) + os.sep) or r == ex for r in self.roots
             ):
                 return False
-        return not any(part in ("site-packages", "dist-packages") for part in path.split(os.sep))
+        return True
 
     def is_user_code(self, code) -> bool:
         """Cached per code object: this runs for several frames of every recorded op."""

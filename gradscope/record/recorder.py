@@ -12,6 +12,7 @@ import sys
 import torch
 
 from gradscope.record import walk
+from gradscope.record.caps import Drops
 from gradscope.record.facts import Facts
 from gradscope.record.failures import Failures
 from gradscope.record.gradmode import GradModeTracker
@@ -22,12 +23,13 @@ from gradscope.record.records import MAX_CUT_DEPTH, ModuleAttr, OpEvent, TensorR
 from gradscope.record.registry import TensorRegistry, refresh_state
 from gradscope.record.snapshots import SnapshotStore
 from gradscope.record.torch_private import saved_tensors_hooked
+from gradscope.record.torchfiles import OVERRIDES_FILE
 
 _Tensor = torch.Tensor
 _Module = torch.nn.Module
 _Optimizer = torch.optim.Optimizer
 
-EVENT_CAP_PER_SITE = 20  # notable events (in-place ops, .grad reads...) kept per source line
+EVENT_CAP_PER_SITE = 20  # notable events (in-place ops, .grad reads...) kept per kind and line, then the latest
 MAX_FRAME_LOCALS = 64  # tensors kept per frame of the traceback (a module frame's globals can be many)
 GRAD_VALUES_MAX = 16  # gradients with at most this many elements are stored with their values
 
@@ -51,13 +53,16 @@ class Recorder:
         self.inference_by = None  # the user's line that last entered torch.inference_mode()
         self.events: list[dict] = []
         self.warnings: list[dict] = []  # shown to the user during the run (session.py records them)
-        self.event_counts: dict[tuple, int] = {}
+        self.event_counts: dict[tuple, int] = {}  # (kind, file, line) -> moments seen there
+        self._latest: dict[tuple, int] = {}  # (kind, file, line) -> index in events of the latest kept beyond the cap
+        self.drops = Drops()  # what the other caps left out (the events' own: from event_counts)
         self.failures = Failures(user_files.is_user_code)
         self.facts = Facts(self)  # extra facts for the findings
         self.grad = GradModeTracker(user_files.is_user_code, self._on_library_grad_off)
         self.modules = ModuleNamer(self.registry)
-        self.graph = walk.Graph(self.registry, self.facts)
-        self.store = SnapshotStore(self.registry, self.graph, step=step, root_names=root_names)
+        self.graph = walk.Graph(self.registry, self.facts, self.note_failure)
+        self.store = SnapshotStore(self.registry, self.graph, step=step, root_names=root_names,
+                                   note_failure=self.note_failure)
         self.variables: dict[str, TensorRecord] = {}
         self.raise_frames: list[tuple[str, str, int, dict]] = []  # see _raise_frames
         # hot paths, called straight from the mode (no delegating frame: grad switches count frames)
@@ -101,12 +106,11 @@ class Recorder:
         outputs = []
         if mutated is not None:
             outputs.append(mutated)
-        if out is mutated:
-            pass  # an in-place op returns the tensor it changed
-        elif type(out) is _Tensor or isinstance(out, _Tensor):
-            outputs.append(out)
+        if type(out) is _Tensor or isinstance(out, _Tensor):
+            if out is not mutated:  # `p.requires_grad_(False)`, `x.add_(1)` return the tensor they changed
+                outputs.append(out)
         elif isinstance(out, (tuple, list)):  # also torch.return_types (max, topk, ...)
-            outputs.extend(o for o in out if isinstance(o, _Tensor))
+            outputs.extend(o for o in out if isinstance(o, _Tensor) and o is not mutated)
         if not outputs:
             return
         off_by = self.grad.off_by
@@ -117,6 +121,9 @@ class Recorder:
         lookup = registry.lookup
         recs = []
         seen_nodes = set()
+        # a detach is a cut when the user's code made it, or when what it detached carried gradient: a library
+        # detaching a constant (`nn.Buffer(t)`, `register_buffer`) cuts nothing of the user's
+        detaches = op in _DETACHES and bool(in_recs) and (any_rg or self._called_by_user(sys._getframe(2)))
         for t in outputs:
             rec = lookup(t)
             fresh = rec is None
@@ -127,6 +134,8 @@ class Recorder:
             elif t is mutated or op in _DETACH_INPLACE:
                 if rec.event_hold not in (None, event) and rec in in_recs:  # relu_ of a frozen stem's output
                     event.before = rec.event_hold
+                if op in _FREEZES and not t.requires_grad:
+                    rec.frozen_line = line  # kept on the record: a cap on events never loses it
                 registry.set_event(t, event)
                 self._note_mutation(op, rec, file, line)
                 self.facts.on_mutation(op, rec, t, file, line)
@@ -146,7 +155,7 @@ class Recorder:
                 rec.inference_made = True
                 rec.cut_line = self.inference_by or line
                 rec.cut_op = "inference_mode"
-            if op in _DETACHES and in_recs:
+            if detaches:
                 self.facts.on_detach(op, inputs, file, line)
                 rec.detached_from = in_recs[0] if op != "detach_" else None
                 rec.cut_line = line
@@ -167,6 +176,13 @@ class Recorder:
             self.nan.after_op(op, inputs, outputs, mutated, file, line, module)
         if any_rg:
             self.facts.on_cut(op, inputs, in_rg, outputs, file, line, grad_mode, off_by)
+
+    def _called_by_user(self, frame) -> bool:
+        """Did the user's code itself call the op that `frame` (the caller of the mode) called? torch's
+        `handle_torch_function` detour is skipped: it only exists because a mode is active."""
+        while frame is not None and frame.f_code.co_filename in OVERRIDES_FILE:
+            frame = frame.f_back
+        return frame is not None and self.user_files.is_user_code(frame.f_code)
 
     def on_internal_mutation(self, op, t) -> None:
         """A library changed a tensor in place with grad off (an optimizer updating a parameter)."""
@@ -189,23 +205,38 @@ class Recorder:
             if held is not None and held.depth >= depth:
                 depth = held.depth + 1
         event.depth = depth
-        rec.event_hold = event if depth < MAX_CUT_DEPTH else None
+        if depth < MAX_CUT_DEPTH:
+            rec.event_hold = event
+        else:
+            rec.event_hold = None
+            rec.origin_capped = True
 
     def _note_mutation(self, op, rec, file, line) -> None:
-        if self._keep("inplace", file, line):  # the dict is built only while it will be kept
-            self.events.append({"kind": "inplace", "op": op, "tensor": rec, "file": file, "line": line})
+        self._keep({"kind": "inplace", "op": op, "tensor": rec, "file": file, "line": line}, "inplace", file, line)
 
     def note_event(self, event: dict) -> None:
-        """Keep a notable moment for the findings, at most EVENT_CAP_PER_SITE per kind and line."""
-        if self._keep(event["kind"], event.get("file"), event.get("line")):
-            self.events.append(event)
+        """Keep a notable moment for the findings (see `_keep`)."""
+        self._keep(event, event["kind"], event.get("file"), event.get("line"))
 
-    def _keep(self, kind, file, line) -> bool:
-        """Count one more moment of this kind at this line; True while there is room to keep it."""
+    def _keep(self, event, kind, file, line) -> None:
+        """Keep the first EVENT_CAP_PER_SITE moments of each kind at each line, and the latest one: each
+        later moment takes the place of the one before it, which is counted as dropped (`dropped_events`)."""
         site = (kind, file, line)
         count = self.event_counts.get(site, 0) + 1
         self.event_counts[site] = count
-        return count <= EVENT_CAP_PER_SITE
+        if count <= EVENT_CAP_PER_SITE:
+            self.events.append(event)
+        elif count == EVENT_CAP_PER_SITE + 1:
+            self._latest[site] = len(self.events)
+            self.events.append(event)
+        else:
+            self.events[self._latest[site]] = event
+
+    def dropped_events(self) -> list[tuple[str, str | None, int | None, int]]:
+        """(kind, file, line, how many) for each line whose moments of a kind were not all kept."""
+        first_and_latest = EVENT_CAP_PER_SITE + 1
+        return [(kind, file, line, count - first_and_latest)
+                for (kind, file, line), count in self.event_counts.items() if count > first_and_latest]
 
     def on_notable(self, op, t, file, line, out=None) -> None:
         """Moments the findings explain: reading `.grad` of a non-leaf, late `retain_grad()`."""
@@ -409,12 +440,19 @@ class Recorder:
                 function = getattr(code, "co_qualname", code.co_name)  # co_qualname: python 3.11+
                 scope = None if code.co_name == "<module>" else function
                 held = {}
+                left = 0
                 for name, value in list(frame.f_locals.items()):
-                    if issubclass(type(value), _Tensor) and not name.startswith("__") and len(held) < MAX_FRAME_LOCALS:
+                    if issubclass(type(value), _Tensor) and not name.startswith("__"):
+                        if len(held) >= MAX_FRAME_LOCALS:
+                            left += 1
+                            continue
                         rec = self.record_for(value, code.co_filename, tb.tb_lineno)
                         if rec.name is None:
                             rec.name, rec.scope = name, scope
                         held[name] = rec
+                if left:
+                    self.drops.note("frame_locals", MAX_FRAME_LOCALS, count=left, file=code.co_filename,
+                                    line=tb.tb_lineno)
                 frames.append((function, code.co_filename, tb.tb_lineno, held))
             tb = tb.tb_next
         return frames
@@ -422,6 +460,7 @@ class Recorder:
 
 _DETACHES = frozenset({"detach", "detach_", "Tensor.data"})
 _DETACH_INPLACE = frozenset({"detach_", "requires_grad_", "Tensor.requires_grad="})
+_FREEZES = frozenset({"requires_grad_", "Tensor.requires_grad="})
 
 
 def _outer_binding(old_scope, new_scope) -> bool:

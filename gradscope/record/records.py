@@ -33,6 +33,8 @@ class TensorRecord:
         "detached_from",
         "cut_line",
         "cut_op",
+        "frozen_line",
+        "origin_capped",
         "grad_mode",
         "user_no_grad",
         "inference_made",
@@ -72,6 +74,8 @@ class TensorRecord:
         self.detached_from = None
         self.cut_line = None
         self.cut_op = None
+        self.frozen_line = None  # the last line that set requires_grad=False on it
+        self.origin_capped = False  # its producing event was not held: the chain of cut events was too deep
         self.grad_mode = True
         self.user_no_grad = False
         self.inference_made = False
@@ -106,7 +110,7 @@ class TensorRecord:
         return ref() if ref is not None else None
 
 
-MAX_CUT_DEPTH = 16
+MAX_CUT_DEPTH = 16  # beyond it a cut tensor's origin is not held (the capture's `dropped` counts those shown)
 
 
 class OpEvent:

@@ -43,7 +43,7 @@ class Instrumentation:
         self.user_files = UserFiles(user_roots)
         self.recorder = Recorder(self.user_files, step=step, root_names=tuple(root_names), stop_after=stop_after,
                                  **(health or {}))
-        self.finder = names.UserModuleFinder(self.user_files.is_user_file)
+        self.finder = names.UserModuleFinder(self.user_files.is_user_file, self.recorder.note_failure)
         self._bindable_types: set = set()
         self._handles: list = []
         self._mode: RecordingMode | None = None
@@ -191,8 +191,12 @@ class Instrumentation:
             kept = self.recorder.warnings
             entry = {"category": getattr(category, "__name__", str(category)), "message": str(message),
                      "file": filename or None, "line": lineno if isinstance(lineno, int) else None}
-            if len(kept) < WARNINGS_MAX and entry not in kept:
-                kept.append(entry)
+            if entry not in kept:
+                if len(kept) < WARNINGS_MAX:
+                    kept.append(entry)
+                else:  # shown, not kept: counted in the capture's `dropped`
+                    self.recorder.drops.note("warnings", WARNINGS_MAX, file=entry["file"], line=entry["line"],
+                                             by_line=False)
         except Exception as exc:  # noqa: BLE001
             self.recorder.note_failure(exc)
 

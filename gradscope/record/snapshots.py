@@ -17,22 +17,29 @@ from gradscope.record.torch_private import tensor_version
 
 
 class SnapshotStore:
-    def __init__(self, registry: TensorRegistry, graph: walk.Graph, *, step: int | None, root_names: tuple):
+    def __init__(self, registry: TensorRegistry, graph: walk.Graph, *, step: int | None, root_names: tuple,
+                 note_failure):
         self._registry = registry
+        self._note_failure = note_failure
         self.graph = graph
         self.step = step
         self.root_names = root_names
         self.backward_count = 0
-        self.sites: dict[tuple, walk.Snapshot] = {}  # (call, file, line) -> first snapshot taken there
+        self.calls: dict[tuple, int] = {}  # (call, file, line) -> how many times that line called backward
+        self.sites: dict[tuple, list[walk.Snapshot]] = {}  # (call, file, line) -> the snapshots taken there
         self.snapshots: list[walk.Snapshot] = []
 
     # -- at each backward call -------------------------------------------------------------------
     def count_call(self, call: str, file, line) -> bool:
-        """Count one backward call; True when its graph is one to record."""
+        """Count one backward call (every call of its line, before a snapshot was taken there too: with
+        `--step N` the N-th call need not be its line's first); True when its graph is one to record."""
         self.backward_count += 1
-        known = self.sites.get((call, file, line))
+        site = (call, file, line)
+        calls = self.calls[site] = self.calls.get(site, 0) + 1
+        known = self.sites.get(site)
         if known is not None:
-            known.calls += 1
+            for snap in known:
+                snap.calls = calls
         if self.root_names:
             return False  # --root NAME replaces the backward roots
         return (self.backward_count == self.step) if self.step is not None else known is None
@@ -41,8 +48,9 @@ class SnapshotStore:
         """Snapshot the graph below `roots` for the backward call just counted."""
         root_recs = [self._registry.record_for(t, file, line) for t in roots]
         snap = self.graph.snapshot(root_recs, roots, call, file, line, self.backward_count)
+        snap.calls = self.calls.get((call, file, line), 1)
         self.snapshots.append(snap)
-        self.sites.setdefault((call, file, line), snap)
+        self.sites.setdefault((call, file, line), []).append(snap)
         return snap
 
     def watched_leaves(self, snap) -> list[tuple]:
@@ -101,7 +109,7 @@ class SnapshotStore:
                 candidates.append((rec, t))
         reached = set()
         for rec, t in candidates:
-            reached |= walk.reachable_tensor_ids(self._registry, t) - {rec.id}
+            reached |= walk.reachable_tensor_ids(self._registry, t, self._note_failure) - {rec.id}
         for rec, t in candidates:
             if rec.id not in reached:
                 self.snapshots.append(self.graph.snapshot([rec], [t], "implicit", rec.file, rec.line, None))

@@ -84,9 +84,10 @@ class Snapshot:
 class Graph:
     """All nodes seen by all snapshots of one traced run."""
 
-    def __init__(self, registry: TensorRegistry, facts):
+    def __init__(self, registry: TensorRegistry, facts, note_failure):
         self._registry = registry
         self._facts = facts  # told about nodes whose saved tensors may have changed
+        self._note_failure = note_failure  # the recorder's: a read that failed is counted, never silent
         self.nodes: dict[tuple, GraphNode] = {}
         self._saved_names: dict[type, list[str]] = {}
         self.snapshot_count = 0
@@ -104,7 +105,7 @@ class Graph:
                 self._walk(fn, snap, seen_cut)
             elif not t.requires_grad:
                 self._follow_cut(rec, snap, seen_cut)
-        stack_for_freeing(len(self.nodes))
+        stack_for_freeing(len(self.nodes), self._note_failure)
         return snap
 
     # -- the node walk -----------------------------------------------------------------------
@@ -157,10 +158,7 @@ class Graph:
                 node.owner = self._registry.record_for(variable)
                 refresh_state(node.owner, variable)
             return node
-        try:
-            event = fn.metadata.get("gradscope")
-        except Exception:  # noqa: BLE001 - nodes of other torch versions may lack metadata
-            event = None
+        event = node_event(fn, self._note_failure)
         node.event = event
         if event is not None:
             claimants = tuple(r for r in event.outputs if r.node_seq == seq and r.grad_fn == name)
@@ -206,7 +204,8 @@ class Graph:
                 entry["state"] = "modified" if "inplace" in message else "freed"
                 saved.append(entry)
                 continue
-            except Exception:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - left out, and counted
+                self._note_failure(exc)
                 continue
             if isinstance(value, torch.Tensor):
                 entry["shape"] = list(value.shape)
@@ -270,7 +269,16 @@ def _owns(rec, fn) -> bool:
     return t is not None and t.grad_fn is fn
 
 
-def stack_for_freeing(nodes: int) -> None:
+def node_event(fn, note_failure):
+    """The OpEvent the recorder attached to a grad_fn node (None for nodes of ops it did not see)."""
+    try:
+        return fn.metadata.get("gradscope")
+    except Exception as exc:  # noqa: BLE001 - a node without metadata (another torch version): counted
+        note_failure(exc)
+        return None
+
+
+def stack_for_freeing(nodes: int, note_failure) -> None:
     """Make room on the C stack for PyTorch to free a graph we walked.
 
     Walking `next_functions` gives every node a Python wrapper, and torch (2.13) then frees such a
@@ -288,8 +296,8 @@ def stack_for_freeing(nodes: int) -> None:
             need = min(need, hard)
         if soft != resource.RLIM_INFINITY and need > soft:
             resource.setrlimit(resource.RLIMIT_STACK, (need, hard))
-    except (ValueError, OSError):
-        pass
+    except (ValueError, OSError) as exc:  # the script may still crash freeing its graph: say so
+        note_failure(exc)
 
 
 def nodes_from(roots, limit: int | None = None, skip=frozenset()):
@@ -310,7 +318,7 @@ def nodes_from(roots, limit: int | None = None, skip=frozenset()):
         stack.extend(nfn for nfn, _ in fn.next_functions if nfn is not None)
 
 
-def reachable_tensor_ids(registry: TensorRegistry, t) -> set[int]:
+def reachable_tensor_ids(registry: TensorRegistry, t, note_failure) -> set[int]:
     """Record ids of the tensors reachable from `t` through its graph (for choosing implicit roots)."""
     out: set[int] = set()
     if t.grad_fn is None:
@@ -323,11 +331,8 @@ def reachable_tensor_ids(registry: TensorRegistry, t) -> set[int]:
             if rec is not None:
                 out.add(rec.id)
             continue
-        try:
-            event = fn.metadata.get("gradscope")
-        except Exception:  # noqa: BLE001
-            event = None
+        event = node_event(fn, note_failure)
         if event is not None:
             out.update(r.id for r in event.outputs)
-    stack_for_freeing(count)
+    stack_for_freeing(count, note_failure)
     return out
