@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean graphviz browser pictures html-pictures vendor
+.PHONY: setup demo test bench clean graphviz browser pictures html-pictures vendor gold
 
 setup: $(STAMP) graphviz
 
@@ -64,6 +64,12 @@ vendor:
 	cp .vendor-tmp/svg-pan-zoom-3.6.2/package/dist/svg-pan-zoom.min.js $(VENDOR)/svg-pan-zoom.min.js
 	cp .vendor-tmp/svg-pan-zoom-3.6.2/package/LICENSE $(VENDOR)/svg-pan-zoom.LICENSE
 	rm -rf .vendor-tmp
+
+# Everything the tests compare with that gradscope generates: tests/data captures, then the gold files.
+gold: setup
+	for s in samples/*.py; do n=$$(basename "$$s" .py); [ -f "tests/data/sample_$$n.json" ] || continue; \
+	  $(BIN)/gradscope trace --quiet --json "tests/data/sample_$$n.json" "$$s" >/dev/null 2>&1 || true; done
+	UPDATE_GOLD=1 $(BIN)/python -m pytest -q tests/test_render_dot.py tests/test_tree_gold.py
 
 demo: setup
 	$(BIN)/gradscope trace samples/detach.py

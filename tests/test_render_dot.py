@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, SAMPLES
+from conftest import ROOT, SAMPLES, run_gradscope
 
 from gradscope.capture import Capture
 from gradscope.render.dot import KIND_STYLES, render_dot
@@ -30,6 +30,16 @@ NAMES = [p.stem[len("sample_"):] for p in CAPTURES]
 
 def _load(name: str) -> Capture:
     return Capture.loads((DATA / f"sample_{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_data_capture_is_what_trace_writes_today(name, tmp_path):
+    """tests/data is generated: a capture that today's `trace` would write differently is stale
+    (regenerate everything with `make gold`)."""
+    out = tmp_path / "capture.json"
+    run_gradscope("trace", "--quiet", "--json", out, f"samples/{name}.py", cwd=ROOT)
+    assert out.read_text(encoding="utf-8") == (DATA / f"sample_{name}.json").read_text(encoding="utf-8"), \
+        f"tests/data/sample_{name}.json is stale: run `make gold`"
 
 
 @pytest.mark.parametrize("name", NAMES)
