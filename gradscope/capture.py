@@ -30,7 +30,8 @@ from gradscope.errors import CaptureError
 # 5: grad_health (gradient norms per backward call site, parameter updates, NaN origins).
 # 6: typed events (one record per kind; `replaced`), the exception's frames with their tensor locals, norms after
 #    each site's recorded call (NormSite.recorded_call, NormSeries.recorded) and dead rows of Linear weights.
-# 7: `dropped` (what each cap on recording left out); a tensor's `frozen_line`; events past a line's cap: its latest.
+# 7: `dropped` (what each cap on recording left out); a tensor's `frozen_line`; events past a line's cap: its latest;
+#    `sources` (the text of the lines tensors and nodes were made at).
 FORMAT_VERSION = 7
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
@@ -364,6 +365,14 @@ class Diagnostic(_Record):
 DroppedWhat = Literal["events", "cut_sites", "cut_origins", "reaches", "frame_locals", "warnings"]
 
 
+class SourceLine(_Record):
+    """The text of one line of the user's code that the capture cites (a tensor's, a node's)."""
+
+    file: str
+    line: Index
+    text: str
+
+
 class Dropped(_Record):
     """A cap on recording was reached: what it left out, how many, and where (format 7).
 
@@ -482,6 +491,7 @@ class Capture(msgspec.Struct, forbid_unknown_fields=True, dict=True):
     warnings: list[WarningInfo] = msgspec.field(default_factory=list)  # shown to the user during the run
     diagnostics: list[Diagnostic] = msgspec.field(default_factory=list)  # gradscope's own failures
     dropped: list[Dropped] = msgspec.field(default_factory=list)  # what caps on recording left out
+    sources: list[SourceLine] = msgspec.field(default_factory=list)  # the text of the lines tensors were made at
     grad_health: GradHealth | None = None
 
     # -- lookups -------------------------------------------------------------------------------
@@ -494,6 +504,13 @@ class Capture(msgspec.Struct, forbid_unknown_fields=True, dict=True):
             index = {t.id: t for t in self.tensors}
             self.__dict__["_tindex"] = index
         return index
+
+    def source(self, file: str | None, line: int | None) -> str | None:
+        """The text of a cited line of the user's code, when the capture has it."""
+        index = self.__dict__.get("_sources")
+        if index is None:
+            index = self.__dict__["_sources"] = {(s.file, s.line): s.text for s in self.sources}
+        return index.get((file, line))
 
     def by_name(self, name: str) -> list[TensorInfo]:
         """Tensors bound to `name` (or with that parameter name), in the order they were made."""

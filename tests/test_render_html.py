@@ -128,6 +128,8 @@ def test_page_loads_and_click_shows_details(browser, tmp_path):
     details = _info(browser)
     assert "x1" in details and "detached" in details and f"detach() · line {x1.cut_line}" in details
     assert "[2]" in details and "float32" in details and f"detach.py:{x1.line}" in details
+    source = (ROOT / "samples" / "detach.py").read_text().splitlines()[x1.line - 1].strip()
+    assert f"source\n{source}" in details or f"source {source}" in details, details  # the line's own text
     assert _internal_ids(details) == []
     # pinned: hovering another node does not replace the details; Escape unpins, then hover does
     y = next(t for t in capture.tensors if t.name == "y")

@@ -43,11 +43,7 @@ class GraphView:
 
     def line(self, vid: str) -> int | None:
         """The line that made a vertex: its tensor's, else its node's."""
-        t = self.tensor_of(vid)
-        if t is not None:
-            return t.line
-        node = self.node_of(vid)
-        return node.line if node is not None else None
+        return self.place(vid)[1]
 
     def label(self, vid: str) -> str:
         """The name a user would recognise: variable or parameter name, else the op."""
@@ -59,15 +55,16 @@ class GraphView:
             return vid
         return node.name
 
-    def where(self, vid: str) -> str | None:
+    def place(self, vid: str) -> tuple[str | None, int | None]:
+        """(file, line) that made a vertex: its tensor's, else its node's."""
         t = self.tensor_of(vid)
-        file = line = None
         if t is not None:
-            file, line = t.file, t.line
-        else:
-            node = self.node_of(vid)
-            if node is not None:
-                file, line = node.file, node.line
+            return t.file, t.line
+        node = self.node_of(vid)
+        return (node.file, node.line) if node is not None else (None, None)
+
+    def where(self, vid: str) -> str | None:
+        file, line = self.place(vid)
         if line is None:
             return None
         return f"{file}:{line}" if file else f"line {line}"

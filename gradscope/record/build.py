@@ -8,13 +8,14 @@ nodes and edges. Labels come from `analyse.labels`, the same rules a re-read cap
 from __future__ import annotations
 
 import bisect
+import linecache
 
 import msgspec
 import torch
 
 from gradscope.analyse.labels import classify, cut_reason
 from gradscope.capture import (Capture, Diagnostic, Dropped, EdgeInfo, Event, GradHealth, NanOrigin, NodeInfo,
-                                NormSeries, NormSite, ParamUpdate, RootInfo, TensorInfo, json_scalar)
+                                NormSeries, NormSite, ParamUpdate, RootInfo, SourceLine, TensorInfo, json_scalar)
 from gradscope.record.failures import log_diagnostics
 from gradscope.record.norms import DEAD_ROWS_KEPT
 from gradscope.record.records import MAX_CUT_DEPTH, ModuleAttr, TensorRecord
@@ -23,6 +24,7 @@ from gradscope.record.registry import refresh_state
 from gradscope.record.walk import without_gc
 
 _SCALAR_TYPES = (bool, int, float)
+SOURCE_TEXT_MAX = 160  # characters of a source line kept in the capture
 
 
 @without_gc
@@ -184,10 +186,25 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         diagnostics=[Diagnostic(where, what, count, display(file) if file else None, line)
                      for (where, _), (count, what, file, line) in recorder.failures.by_site.items()],
         dropped=_dropped(recorder, recs, display),
+        sources=_sources([(rec.file, rec.line) for rec in recs]
+                         + [(n.event.file, n.event.line) for n in nodes_in_order if n.event is not None], display),
         grad_health=_grad_health(recorder, cid, display),
     )
     log_diagnostics(capture)
     return capture
+
+
+def _sources(places, display) -> list[SourceLine]:
+    """The text of each cited line (stripped, at most SOURCE_TEXT_MAX characters), for the page's details."""
+    out, seen = [], set()
+    for file, line in places:
+        if file is None or line is None or (file, line) in seen:
+            continue
+        seen.add((file, line))
+        text = linecache.getline(file, line).strip()
+        if text:
+            out.append(SourceLine(display(file), line, text[:SOURCE_TEXT_MAX]))
+    return out
 
 
 def _dropped(recorder: Recorder, recs: list, display) -> list[Dropped]:

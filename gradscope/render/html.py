@@ -183,6 +183,10 @@ def _shown(view: GraphView, v: Vertex, base: Drawing, findings: dict[str, list[s
         if isinstance(value, list):
             value = "[" + ", ".join(str(x) for x in value) + "]" if key == "shape" else ", ".join(map(str, value))
         rows.append([key, value if isinstance(value, (str, int, float, bool)) else str(value)])
+    if v.kind not in ("module", "elided", "note"):
+        text = view.capture.source(*view.place(v.vid))
+        if text:
+            rows.append(["source", text])
     norm = norm_of(view, v) if norm_of is not None else None
     if norm is not None:
         rows.append(["grad norm", norm])
