@@ -26,6 +26,7 @@ DETAIL_ORDER = ("title", "kind", "status", "name", "parameter", "module", "root"
                 "no gradient because", "detached from", "grad_fn", "op",
                 "shape", "dtype", "line", "requires_grad", "is_leaf", ".grad at exit", "repeated", "saved", "id")
 CUT_KINDS = ("detached", "no_grad", "inference", "nondiff")  # frozen parameters are handled on their own
+NEVER_BOXED = ("module", "module_frozen", "elided", "frozen", *CUT_KINDS)  # drawn even inside a closed module
 _CALLS = {"backward": ".backward()", "autograd.backward": "autograd.backward()", "autograd.grad": "autograd.grad()",
           "implicit": "result (no backward call)", "selected": "--root"}
 
@@ -415,8 +416,7 @@ def collapse_modules(drawing: Drawing, depth: int) -> Drawing:
         if v.module and v.module not in order:
             order[v.module] = len(order)
     for v in drawing.vertices.values():
-        if not v.module or module_depth(v.module) < depth or v.kind in ("module", "module_frozen", "elided", "frozen") \
-                or v.kind in CUT_KINDS:
+        if not v.module or module_depth(v.module) < depth or v.kind in NEVER_BOXED:
             continue
         parts = v.module.split(".")
         name = next((".".join(parts[:d]) for d in range(depth, len(parts) + 1)

@@ -100,6 +100,7 @@ def page_model(capture: Capture, options: dict, drawing: Drawing) -> dict:
         "runs": {str(r): {"attrs": _cluster_attrs(base, (("r", r),)), "modules": run.modules}
                  for r, run in base.runs.items()},
         "collapsed": sorted({v.module for v in drawing.vertices.values() if v.kind == "module"}),
+        "never_boxed": list(drawing_mod.NEVER_BOXED),
         "header": header[:header.rindex("}")], "max_nodes": max_nodes,
         "elided": {"dot": _node_line(elided, ""), "hidden": HIDDEN},
     }
@@ -113,21 +114,8 @@ def _module_boxes(base: Drawing) -> dict[str, Vertex]:
         for v in drawing_mod.collapse_modules(base, depth).vertices.values():
             if v.kind == "module" and v.vid not in base.vertices:
                 boxes.setdefault(v.vid, v)
-    for box in boxes.values():
-        _box_status(box, base)
-    return boxes
+    return boxes  # collapse_modules wrote what each box holds into its details
 
-
-def _box_status(box: Vertex, base: Drawing) -> None:
-    """What a user asks of a closed module: how many parameters train, how many are frozen, cuts inside."""
-    inside = {v.vid for v in base.vertices.values() if v.module and (v.module == box.module or
-              v.module.startswith(box.module + ".")) and v.run == box.run}
-    kinds = [base.vertices[vid].kind for vid in inside]
-    box.details["trainable parameters"] = kinds.count("parameter")
-    box.details["frozen parameters"] = kinds.count("frozen")
-    cuts = sorted({e.label for e in base.edges if e.status == "cut" and not e.back and e.label and
-                   (e.dst in inside or e.src in inside)})
-    box.details["cuts inside"] = cuts or "none"
 
 
 def _norm_words(capture: Capture):

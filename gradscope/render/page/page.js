@@ -12,6 +12,7 @@
   var statusLine = document.getElementById("status");
   var initialSvg = view.querySelector("svg").cloneNode(true);
   var collapsed = new Set(M.collapsed);
+  var neverBoxed = M.never_boxed;  // cuts and frozen parameters stay drawn inside a closed module, as in the SVG
   var current = null;  // what is drawn: {order, edges, clusters, dot, svg}
   var pz = null;
   var pinned = null;  // {node: vid} or {edge: index}
@@ -34,7 +35,7 @@
     var map = {}, order = [], seen = new Set();
     M.order.forEach(function (vid) {
       var v = V[vid], target = vid;
-      var box = v.module ? outermostClosed(v.module) : null;
+      var box = v.module && neverBoxed.indexOf(v.kind) < 0 ? outermostClosed(v.module) : null;
       if (box !== null) target = M.boxes[box][v.run === null ? "" : String(v.run)] || vid;
       map[vid] = target;
       if (!seen.has(target)) { seen.add(target); order.push(target); }
