@@ -96,8 +96,8 @@ def _vid(capture: Capture, name: str) -> str:
 
 
 def _norm_shown(capture: Capture, name: str) -> str:
-    """What the details panel must say of a module's (or a parameter's) gradient norm: the recorded
-    norm after the latest recorded backward (the module view's number, tested against torch there)."""
+    """What the details panel must say of a module's (or a parameter's) gradient norm after the latest
+    recorded backward: the module view's number, tested against torch there."""
     from gradscope.analyse.norms import combined_norm, recorded_norms
 
     params = [p for m in capture.modules if m["name"] == name or m["name"].startswith(name + ".") for p in m["params"]]
@@ -106,7 +106,7 @@ def _norm_shown(capture: Capture, name: str) -> str:
     steps = [r for r in capture.roots if r.step is not None]
     n, root = next((n, r) for n, r in enumerate(steps, 1) if r.step == got.call)
     name = capture.tensor(root.tensor).name
-    return f"grad norm\n{got.value:.3g}, right after backward #{n} {name} (line {root.line})"
+    return f"grad norm after backward #{n} {name} (line {root.line})\n{got.value:.3g}"
 
 
 def _internal_ids(text: str) -> list[str]:
@@ -284,4 +284,15 @@ def test_gan_generator_paths_and_the_detach_edge(browser, models):
     button.click()
     assert saved.is_displayed() and "hide" in button.text
     assert _errors(browser) == []
+    # a parameter both backward calls reached shows its norm after each of them
+    from gradscope.analyse.norms import norm_history
 
+    d_weight = next(t for t in capture.tensors if t.param_name == "D.0.weight")
+    history = norm_history(capture)[d_weight.id]
+    ActionChains(browser).send_keys("\ue00c").perform()
+    browser.find_element(By.ID, f"t{d_weight.id}").click()
+    details = _info(browser)
+    assert len(history) == 2
+    for call, value in history.items():
+        assert f"grad norm after backward #{call} " in details and f"\n{value:.3g}" in details
+    ActionChains(browser).send_keys("\ue00c").perform()

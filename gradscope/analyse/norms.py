@@ -96,22 +96,34 @@ class RecordedNorm:
     call: int  # right after this backward call (1-based index among all backward calls)
 
 
-def recorded_norms(capture: Capture) -> dict[int, RecordedNorm]:
-    """Tensor id -> the norm of its gradient right after the latest recorded backward call that left
-    it one (the calls the module view's ✓/✗ are about). Empty when no norms were taken."""
+def norm_history(capture: Capture) -> dict[int, dict[int, float]]:
+    """Tensor id -> {recorded backward call -> the norm of its gradient right after that call}, for the
+    calls the module view's ✓/✗ are about. Empty when no norms were taken."""
     health = capture.grad_health
     if health is None or not health.norms:
         return {}
-    out: dict[int, RecordedNorm] = {}
+    out: dict[int, dict[int, float]] = {}
     for site in health.sites:
         for s in site.series:
-            if s.of != "parameter" or s.tensor is None:
-                continue
-            for call, value in _recorded_points(capture, site, s):
-                known = out.get(s.tensor)
-                if known is None or call > known.call:
-                    out[s.tensor] = RecordedNorm(value, call)
+            if s.of == "parameter" and s.tensor is not None:
+                for call, value in _recorded_points(capture, site, s):
+                    out.setdefault(s.tensor, {})[call] = value
     return out
+
+
+def recorded_norms(capture: Capture) -> dict[int, RecordedNorm]:
+    """Tensor id -> the norm of its gradient right after the latest recorded backward call that left it one."""
+    return {tid: RecordedNorm(calls[max(calls)], max(calls)) for tid, calls in norm_history(capture).items()}
+
+
+def combined_history(history: dict[int, dict[int, float]], tensors) -> dict[int, float]:
+    """Recorded call -> the norm of several tensors' gradients together (a module's) right after it, for
+    each call that left any of them one; those without a gradient then count as zero."""
+    squares: dict[int, float] = {}
+    for tid in dict.fromkeys(tensors):
+        for call, value in history.get(tid, {}).items():
+            squares[call] = squares.get(call, 0.0) + value * value
+    return {call: math.sqrt(total) for call, total in sorted(squares.items())}
 
 
 def _recorded_points(capture: Capture, site: NormSite, s: NormSeries):

@@ -21,7 +21,7 @@ from typing import Any
 
 from gradscope.analyse.graph import GraphView
 from gradscope.analyse.modules import has_norms, recorded_roots
-from gradscope.analyse.norms import combined_norm, recorded_norms
+from gradscope.analyse.norms import combined_history, norm_history
 from gradscope.capture import Capture
 from gradscope.render import drawing as drawing_mod
 from gradscope.render.dot import KIND_STYLES, _cluster_attrs, _edge_attrs, _module_path, _node_line, to_dot
@@ -74,11 +74,11 @@ def page_model(capture: Capture, options: dict, drawing: Drawing) -> dict:
     base = drawing_mod.base(capture, options)
     boxes = _module_boxes(base)
     findings, problem = _findings_by_name(capture)
-    norm_of = _norm_words(capture)
+    norm_rows = _norm_rows(capture)
     vertices: dict[str, dict] = {}
     for v in list(base.vertices.values()) + list(boxes.values()):
         vertices[v.vid] = {"dot": _node_line(v, ""), "module": v.module, "kind": v.kind, "run": v.run,
-                           "root": bool(v.root), "path": _module_path(v), **_shown(view, v, base, findings, norm_of)}
+                           "root": bool(v.root), "path": _module_path(v), **_shown(view, v, base, findings, norm_rows)}
     box_of: dict[str, dict[str, str]] = {}
     for v in boxes.values():
         box_of.setdefault(v.module, {})["" if v.run is None else str(v.run)] = v.vid
@@ -118,10 +118,10 @@ def _module_boxes(base: Drawing) -> dict[str, Vertex]:
 
 
 
-def _norm_words(capture: Capture):
-    """vertex -> its gradient's norm in words (a module box: its parameters together), right after the
-    latest recorded backward that left one, as the module view shows it; None when not known."""
-    norms = recorded_norms(capture) if has_norms(capture) else {}
+def _norm_rows(capture: Capture):
+    """vertex -> one details row per recorded backward call that left it a gradient: the norm right after
+    that call (a module box: its parameters together, as the module view shows the latest)."""
+    history = norm_history(capture) if has_norms(capture) else {}
     calls = {}
     for n, i in enumerate(recorded_roots(capture), 1):
         root = capture.roots[i]
@@ -134,23 +134,21 @@ def _norm_words(capture: Capture):
             params.setdefault(name, []).extend(m.get("params", []))
             name = name.rpartition(".")[0]
 
-    def words(view: GraphView, v: Vertex) -> str | None:
-        if not norms:
-            return None
+    def rows(view: GraphView, v: Vertex) -> list[list[str]]:
+        if not history:
+            return []
         if v.kind == "module":
             tensors = params.get(v.module or "", [])
         else:
             t = view.tensor_of(v.vid)
             tensors = [t.id] if t is not None and v.kind in ("parameter", "leaf") else []
-        got = combined_norm(norms, tensors)
-        if got is None:
-            return None
-        return f"{got.value:.3g}, right after backward {calls.get(got.call, f'call {got.call}')}"
+        return [[f"grad norm after backward {calls.get(call, f'call {call}')}", f"{value:.3g}"]
+                for call, value in combined_history(history, tensors).items()]
 
-    return words
+    return rows
 
 
-def _shown(view: GraphView, v: Vertex, base: Drawing, findings: dict[str, list[str]], norm_of=None) -> dict:
+def _shown(view: GraphView, v: Vertex, base: Drawing, findings: dict[str, list[str]], norm_rows=None) -> dict:
     """The details panel of one vertex: words, not internal ids; saved tensors apart (shown on request)."""
     t = view.tensor_of(v.vid) if v.kind not in ("module", "elided", "note") else None
     rows: list[list[Any]] = []
@@ -175,9 +173,8 @@ def _shown(view: GraphView, v: Vertex, base: Drawing, findings: dict[str, list[s
         text = view.capture.source(*view.place(v.vid))
         if text:
             rows.append(["source", text])
-    norm = norm_of(view, v) if norm_of is not None else None
-    if norm is not None:
-        rows.append(["grad norm", norm])
+    if norm_rows is not None:
+        rows.extend(norm_rows(view, v))
     if other:
         rows.insert(1, ["also named", ", ".join(other)])
     found = []
