@@ -17,6 +17,7 @@ from gradscope.analyse.modules import module_statuses
 from gradscope.analyse.statuses import compute, freeze_lines
 from gradscope.capture import Capture
 from gradscope.record.recorder import EVENT_CAP_PER_SITE
+from gradscope.record.records import MAX_CUT_DEPTH
 
 FREEZE_LINE = 11  # peft_freeze.py: `p.requires_grad_(False)` over the backbone's 24 parameters
 
@@ -89,8 +90,9 @@ def test_the_other_caps_say_what_they_dropped(tmp_path):
     [frame] = capture.exit["exception"]["frames"]
     assert len(frame["locals"]) == dropped["frame_locals"].cap == 64
     assert (dropped["frame_locals"].count, dropped["frame_locals"].line) == (knows["frame_tensors"] - 64, 21)
-    # the 40-deep chain of constants: its oldest links are gone, and the capture says where it stops
-    assert (dropped["cut_origins"].count, dropped["cut_origins"].line, dropped["cut_origins"].cap) == (1, 12, 16)
+    # the 200-deep chain of constants: its oldest links are gone, and the capture says where it stops
+    assert (dropped["cut_origins"].count, dropped["cut_origins"].line, dropped["cut_origins"].cap) == \
+        (1, 12, MAX_CUT_DEPTH)
     assert len([t for t in capture.tensors if t.line == 12]) < knows["chain"]
 
 

@@ -118,3 +118,16 @@ def test_no_cut_edge_between_tensors_that_carry_gradient(tmp_path):
     wrong = [e for e in cuts if e["src"] in tensors and e["dst"] in tensors
              and tensors[e["src"]]["requires_grad"] and tensors[e["dst"]]["requires_grad"]]
     assert not wrong
+
+
+def test_a_deep_frozen_backbone_is_drawn_down_to_its_input(tmp_path):
+    """Every frozen layer of a 12-layer backbone, and the input batch, are in the capture's graph."""
+    proc, capture = trace_json(SCRIPTS / "frozen_deep_backbone.py", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    tensors = {f"t{t['id']}": t for t in capture["tensors"]}
+    in_graph = {e["src"] for e in capture["edges"]} | {e["dst"] for e in capture["edges"]}
+    drawn = {tensors[v]["param_name"] or tensors[v]["name"] for v in in_graph if v in tensors}
+    frozen = {t["param_name"] for t in capture["tensors"] if t["param_name"] and t["kind"] == "frozen"}
+    assert len(frozen) == 24 and frozen <= drawn
+    assert "x" in drawn
+    assert not [d for d in capture["dropped"] if d["what"] == "cut_origins"]

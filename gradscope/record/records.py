@@ -110,7 +110,7 @@ class TensorRecord:
         return ref() if ref is not None else None
 
 
-MAX_CUT_DEPTH = 16  # beyond it a cut tensor's origin is not held (the capture's `dropped` counts those shown)
+MAX_CUT_DEPTH = 128  # beyond it a cut tensor's origin is not held (the capture's `dropped` counts those shown)
 
 
 class OpEvent:
