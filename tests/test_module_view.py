@@ -188,3 +188,17 @@ def test_without_recorded_norms_the_column_says_at_exit():
     capture.tensors[2].grad_is_none, capture.tensors[2].grad_values = False, [3.0, 4.0]
     text = render_text(capture, {"view": "module"})
     assert "grad norm at exit" in text and re.search(r"^a\s+Linear.*\s5\s*$", text, re.M), text
+
+
+SCREEN_PT = 1440  # issue 10: the ResNet, the GAN and a 2-layer GPT-2-shaped model fit this width at scale 1
+
+
+@pytest.mark.parametrize("name", ["resnet_frozen_stem", "gan_step", "tiny_gpt"])
+def test_default_picture_fits_a_screen_wide(traced, name, tmp_path):
+    svg = tmp_path / f"{name}.svg"
+    proc = run_gradscope("render", traced[name][2], "-o", svg)
+    assert proc.returncode == 0, proc.stderr
+    text = svg.read_text()
+    width = float(re.search(r'<svg width="([0-9.]+)pt"', text).group(1))
+    assert 'viewBox="' in text and "scale(1 1)" in text  # drawn at scale 1, not shrunk to fit
+    assert width <= SCREEN_PT, f"{name}: {width} pt wide"
