@@ -22,6 +22,8 @@ def run_gradscope(*args, cwd=None, env=None, input=None, timeout=300):
     full_env = dict(os.environ)
     full_env["NO_COLOR"] = "1"
     full_env.pop("FORCE_COLOR", None)
+    for var in ("COLUMNS", "LINES"):  # the runner's terminal (or xdist's) must not set the report's width
+        full_env.pop(var, None)
     if env:
         full_env.update(env)
     return subprocess.run([sys.executable, "-m", "gradscope", *map(str, args)], cwd=cwd or ROOT, env=full_env,

@@ -249,3 +249,23 @@ def test_a_reconstruction_term_cut_from_the_encoder_by_argmin_is_a_warning_at_th
 
 def test_the_codebook_loss_that_detaches_the_encoder_on_purpose_is_not_blamed():
     assert _blaming(_vq(straight_through=True)) == []
+
+
+def test_returns_computed_from_a_discrete_sample_are_not_blamed():
+    """REINFORCE: act = Categorical(logits=actor(obs)).sample() (multinomial); returns = f(act);
+    critic_loss = mse(critic(obs), returns): the returns are constants on purpose."""
+    tensors = [_param(0, "actor.weight"), _param(1, "critic.weight"),
+               _op(2, "logits", "MmBackward0", 14),
+               _op(3, "act", None, 15, rg=False, op="multinomial"),
+               _op(4, "returns", None, 17, rg=False, op="flip"),
+               _op(5, "values", "MmBackward0", 18),
+               _op(6, "critic_loss", "MseLossBackward0", 21),
+               _op(7, "actor_loss", "MeanBackward0", 20),
+               _op(8, "loss", "AddBackward0", 23)]
+    edges = _edges((0, 2, True), (2, 3, False), (3, 4, False), (1, 5, True), (5, 6, True), (4, 6, False),
+                   (2, 7, True), (6, 8, True), (7, 8, True))
+    cut = CutEvent(file="s.py", line=15, cut="nondiff", op="multinomial", tensor=3, reaches=[0], calls=1)
+    capture = Capture(script="s.py", tensors=tensors, edges=edges, events=[cut], backward_calls=1,
+                      roots=[RootInfo(tensor=8, line=23, step=1)],
+                      optimizers=[{"name": "opt", "type": "Adam", "params": [0, 1]}])
+    assert _blaming(capture) == []

@@ -57,14 +57,14 @@ def render_text(result: CheckResult) -> str:
 
 
 def print_check(result: CheckResult, console: Console) -> None:
-    console.print(Text(summary_line(result), style="bold"))
+    console.print(Text(summary_line(result), style="bold"), soft_wrap=True)
     for rule in result.rules:
         if rule.holds:
-            console.print(Text(_held(rule), style="green"))
+            console.print(Text(_held(rule), style="green"), soft_wrap=True)
     for line in _nan_held(result):
-        console.print(Text(line, style="green"))
+        console.print(Text(line, style="green"), soft_wrap=True)
     for violation in result.violations:
         head, _, body = violation_text(violation).partition("\n")
-        console.print(Text(head, style="bold red"))
+        console.print(Text(head, style="bold red"), soft_wrap=True)
         if body:
             console.print(Text(body), soft_wrap=True)

@@ -33,6 +33,7 @@ _SUM_LIKE = ("AddBackward", "SubBackward", "NegBackward")
 _SCALED = ("MulBackward", "DivBackward")  # by a Python number: one tensor input
 _INDEX_OPS = frozenset({"argmax", "argmin", "topk", "sort", "argsort", "max", "min", "unique", "nonzero",
                         "multinomial", "searchsorted", "bucketize", "kthvalue", "mode", "median"})
+_SAMPLING_OPS = frozenset({"multinomial", "bernoulli", "poisson", "binomial", "randint_like"})
 _CASTS = frozenset({"long", "int", "short", "char", "byte", "bool", "to", "type", "round", "floor", "ceil",
                     "trunc", "sign"})
 
@@ -240,7 +241,9 @@ def _matters(site: Site, reach: set[int], is_term: bool) -> bool:
         # term never reaches what made the scores (a VQ-VAE's encoder without a straight-through copy).
         # When the term reaches those tensors anyway (an argmax token fed back into the same model), `new`
         # is empty and nothing is said.
-        return not is_term
+        # a discrete sample (`Categorical.sample()` draws with multinomial) is how REINFORCE works: the
+        # returns computed from it are constants on purpose
+        return not is_term and site.op not in _SAMPLING_OPS
     if site.cut in ("detach", "no_grad", "inference"):
         # a term of the loss computed from the cut value that trains nothing (a loss of a prediction
         # made under no_grad); a cut value added as it is (`y1 + y2.detach()`) is a deliberate constant

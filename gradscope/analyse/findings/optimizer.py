@@ -5,7 +5,7 @@ an optimizer built over tensors that never get a gradient while the trained ones
 from __future__ import annotations
 
 from gradscope.analyse.findings.context import Context, Finding, listed, plural, unique
-from gradscope.capture import ReplacedEvent, TensorInfo
+from gradscope.capture import CutEvent, ReplacedEvent, TensorInfo
 
 
 def optimizer_audit(ctx: Context) -> list[Finding]:
@@ -60,7 +60,8 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
 
 def misdirected_optimizers(ctx: Context) -> list[tuple[dict, list[TensorInfo], list[TensorInfo]]]:
     """(optimizer, the tensors it holds, parameters that get gradients in no optimizer) for each optimizer
-    none of whose tensors got a gradient from any recorded backward while other parameters did."""
+    none of whose tensors got a gradient from any recorded backward, or fed any recorded op or cut (they
+    are not the model's: a copy's), while other parameters did get gradients."""
     if not ctx.capture.backward_calls or any(r.raised for r in ctx.capture.roots):
         return []
     held_anywhere = ctx.optimizer_params()
@@ -69,10 +70,12 @@ def misdirected_optimizers(ctx: Context) -> list[tuple[dict, list[TensorInfo], l
     if not trained:
         return []
     replaced = {p for e in ctx.of_kind(ReplacedEvent) for p in e.old}  # GS804's case
+    cut = {p for e in ctx.of_kind(CutEvent) for p in e.reaches}  # used, but cut on the way (GS203/GS207...)
     found = []
     for opt in ctx.capture.optimizers:
         held = [ctx.tensors[p] for p in opt.get("params", []) if p in ctx.tensors]
-        if held and all(ctx.watched(t) and not ctx.got_grad(t) and t.id not in replaced for t in held):
+        if held and all(ctx.watched(t) and not ctx.got_grad(t) and t.id not in replaced and t.id not in cut
+                        and not ctx.view.consumers.get(t.vid) for t in held):
             found.append((opt, held, trained))
     return found
 
