@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from gradscope import shadow as _shadow  # noqa: F401 - first: notes what python had imported before us
+
+from typing import TYPE_CHECKING  # noqa: E402
 
 __version__ = "0.1.0"
 

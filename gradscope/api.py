@@ -12,8 +12,9 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from gradscope.capture import Capture
 
@@ -23,6 +24,8 @@ class TraceResult:
     capture: Capture | None  # None in a forked child of the script (it does not report)
     exit_code: int
     interrupted: bool = False
+    # gradscope's imports after the run go through this, so the script's own modules never stand in
+    own_imports: Callable[[], Any] = field(default=nullcontext)
 
     @property
     def forked_child(self) -> bool:
@@ -58,12 +61,13 @@ def trace_target(target, args: list[str], *, step: int | None = None, roots=(), 
     if os.getpid() != pid:  # a child the script forked ran to the end: only its parent reports
         return TraceResult(None, result.exit_code, result.interrupted)
     recorder = instrumentation.recorder
-    with instrumentation.suspended():
+    own_imports = result.modules.own_imports if as_main else nullcontext
+    with instrumentation.suspended(), own_imports():
         recorder.finish(result.namespace, result.traceback)
         exit_info = {"code": result.exit_code, "exception": result.exception}
         capture = build_capture(recorder, script=target.display, argv=[target.argv0, *args], exit_info=exit_info)
     _check_step(step, recorder.backward_count)
-    return TraceResult(capture, result.exit_code, result.interrupted)
+    return TraceResult(capture, result.exit_code, result.interrupted, own_imports)
 
 
 def _check_stop_after(step, stop_after) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import nullcontext
 
 from gradscope.api import frozen_heap
 from gradscope.capture import Capture, collector_paused
@@ -98,7 +99,7 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
     result = _trace(target, args, step, roots, stop_after, health)
     if result.forked_child:
         return result.exit_code
-    with frozen_heap():
+    with frozen_heap(), result.own_imports():
         _report(result, planned, quiet, findings, render_options, ranks)
     return result.exit_code
 
@@ -141,22 +142,28 @@ def _print_findings(capture: Capture, console) -> None:
 
 
 def explain(*, target, module, args, tensors, json_path, step, stop_after=None, health: dict | None = None) -> int:
-    from gradscope.analyse.findings import explain_tensor, find_all
-    from gradscope.console import stderr_console
-    from gradscope.render.findings import findings_json, print_explanation, print_findings
-
     outputs = [_absolute(json_path)] if json_path else []
     json_path = outputs[0] if outputs else None
     if module is None and target is not None and target.endswith(".json") and os.path.isfile(target):
         check_outputs(outputs, [target])
-        capture, code = load_capture(target), 0
+        capture, code, own_imports = load_capture(target), 0, nullcontext
     else:
         resolved = _resolve(target, module)
         check_outputs(outputs, [resolved.path, *files_named(args)])
         result = _trace(resolved, args, step, (), stop_after, health)
         if result.forked_child:
             return result.exit_code
-        capture, code = result.capture, result.exit_code
+        capture, code, own_imports = result.capture, result.exit_code, result.own_imports
+    with own_imports():
+        _explain_report(capture, tensors, json_path)
+    return code
+
+
+def _explain_report(capture: Capture, tensors, json_path) -> None:
+    from gradscope.analyse.findings import explain_tensor, find_all
+    from gradscope.console import stderr_console
+    from gradscope.render.findings import findings_json, print_explanation, print_findings
+
     console = stderr_console()
     if capture.stopped_after is not None:
         from gradscope.render.tree import stop_note
@@ -172,15 +179,12 @@ def explain(*, target, module, args, tensors, json_path, step, stop_after=None, 
     if json_path:
         text = json.dumps(findings_json(found), indent=1, ensure_ascii=False) + "\n"
         write_atomically(json_path, text.encode("utf-8"))
-    return code
 
 
 def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_after, report_rank: int = 0,
           nan: bool = False) -> int:
     """Trace, then judge the rules (over every rank under torchrun); rank 0 reports and writes --json."""
-    from gradscope.analyse.check import FAIL_ON, check as judge, run_facts
-    from gradscope.console import stderr_console
-    from gradscope.render.check import print_check
+    from gradscope.analyse.check import FAIL_ON
 
     if fail_on not in FAIL_ON:
         from gradscope.errors import UsageError
@@ -194,6 +198,15 @@ def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_afte
     result = _trace(target, args, None, (), stop_after, {"nan": True} if nan else None)
     if result.forked_child:
         return result.exit_code
+    with result.own_imports():
+        return _judge(result, ranks, reporting, trains, frozen, fail_on, nan, json_path)
+
+
+def _judge(result, ranks, reporting, trains, frozen, fail_on, nan, json_path) -> int:
+    from gradscope.analyse.check import check as judge, run_facts
+    from gradscope.console import stderr_console
+    from gradscope.render.check import print_check
+
     runs, note = [run_facts(result.capture, ranks[0] if ranks else None)], None
     if ranks is not None:
         runs, note = _gather_ranks(runs[0], *ranks)

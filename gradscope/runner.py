@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gradscope.errors import ScriptNotFound, UsageError
+from gradscope.shadow import ScriptModules
 
 _GRADSCOPE_DIR = os.path.dirname(os.path.abspath(__file__))
 _MODULE_FIX = "check the name, and run gradscope from the folder python -m would be run from"
@@ -50,6 +51,7 @@ class RunResult:
     traceback: types.TracebackType | None = None  # of the exception that ended the script
     namespace: dict = field(default_factory=dict)
     interrupted: bool = False
+    modules: ScriptModules | None = None  # `modules.own_imports()` for gradscope's imports after the run
 
 
 def resolve_script(script: str) -> Target:
@@ -94,8 +96,9 @@ class PyRunner:
     script; `run()` compiles and executes it. `restore()` puts the interpreter back as it was, for
     callers that go on in the same process (an in-process trace).
 
-    With `as_main` the process is the script's: `restore()` then leaves argv, cwd and `__main__` as the
-    script left them (atexit handlers and threads still running see them), and a run ended by Ctrl-C
+    With `as_main` the process is the script's: `restore()` then leaves argv, cwd, `sys.path`, `__main__`
+    and the script's modules as the script left them (atexit handlers and threads still running see
+    them; gradscope imports through `modules.own_imports()`), and a run ended by Ctrl-C
     ends the process by SIGINT once atexit handlers ran, as python does."""
 
     def __init__(self, target: Target, args: list[str], *, as_main: bool = False):
@@ -103,6 +106,7 @@ class PyRunner:
         self.args = list(args)
         self.as_main = as_main
         self.main_module: types.ModuleType | None = None
+        self.modules = ScriptModules(target.path0, sys.path)
         self.interrupted = False
         self._saved = None
 
@@ -124,6 +128,7 @@ class PyRunner:
         sys.path[0:1] = [target.path0] if sys.path else [target.path0]
         sys.modules["__main__"] = main_mod
         sys.modules["__mp_main__"] = main_mod
+        self.modules.hide()  # the script's own modules win over gradscope's copies
         self.main_module = main_mod
         if self.as_main:  # registered before the script's own handlers, so it runs after them
             atexit.register(self._exit_by_sigint_if_interrupted)
@@ -132,7 +137,7 @@ class PyRunner:
             wrap: Callable[[Callable[[], None]], None] | None = None) -> RunResult:
         """Execute the prepared target; `wrap` runs the exec inside the instrumentation."""
         target, main_mod = self.target, self.main_module
-        result = RunResult(exit_code=0, namespace=main_mod.__dict__)
+        result = RunResult(exit_code=0, namespace=main_mod.__dict__, modules=self.modules)
         try:
             code = compile_source(read_source(target), target.path)
         except SyntaxError as exc:
@@ -169,9 +174,10 @@ class PyRunner:
             return
         argv, path, main, mp_main, cwd = self._saved
         self._saved = None
-        sys.path[:] = path  # gradscope's own imports after the run must not find the script's modules
-        if self.as_main:
+        if self.as_main:  # the script's world stays; gradscope imports through `modules.own_imports()`
             return
+        sys.path[:] = path
+        self.modules.give_back()
         sys.argv = argv
         _restore_module("__main__", main)
         _restore_module("__mp_main__", mp_main)

@@ -32,6 +32,8 @@ CASES = {
     "del_at_exit": ["del_at_exit.py"],
     "bind_evil": ["bind_evil.py"],
     "saved_hooks": ["saved_hooks.py"],
+    "shadowing": ["shadowing/imports_own.py"],
+    "compile_strict": ["compile_warnings_as_errors.py"],
 }
 
 
@@ -112,6 +114,36 @@ def test_saved_tensors_hooks_are_never_run_by_gradscope(runs):
     assert out.endswith(" left 0\n") and capture["backward_calls"] == 1
     saved = {n["name"]: n["saved"] for n in capture["nodes"]}
     assert saved["MulBackward0"] == [{"name": "other"}, {"name": "self"}]  # names only: values need an unpack
+
+
+_SHADOWED = ["colorsys", "decimal", "fractions", "hmac", "html", "msgspec", "pydantic", "rich", "secrets", "typer",
+             "zoneinfo"]
+
+
+def test_the_scripts_own_modules_win_over_those_gradscope_imported(runs):
+    out, capture = _same(runs, "shadowing")
+    assert out == f"own modules: {_SHADOWED}\ngrad: [2.0, 2.0, 2.0]\n"
+    assert capture["backward_calls"] == 1 and capture["exit"]["code"] == 0
+
+
+def test_outputs_are_rendered_with_gradscopes_modules_beside_a_scripts_html_py(tmp_path):
+    """A folder with its own html.py, rich.py and msgspec.py: the report, the HTML page and the
+    capture still come from gradscope's own modules (the script's stay the script's)."""
+    page, capture = tmp_path / "page.html", tmp_path / "capture.json"
+    script = PROBES / "shadowing" / "imports_own.py"
+    gs = _run([sys.executable, "-m", "gradscope", "trace", "-o", str(page), "--json", str(capture), str(script)])
+    assert gs.returncode == 0, gs.stderr.decode()
+    assert f"own modules: {_SHADOWED}" in gs.stdout.decode()
+    report = gs.stderr.decode()
+    assert "imports_own.py · exit 0 · 1 backward call" in report and "Traceback" not in report
+    assert "Wrote HTML to" in report and page.read_text().startswith("<!DOCTYPE html>")
+    assert json.loads(capture.read_text())["backward_calls"] == 1
+
+
+def test_compiled_module_does_not_warn_of_gradscopes_hooks(runs):
+    out, capture = _same(runs, "compile_strict")
+    assert out.startswith("compiled module ran, grad [1, 3]\nfilters ") and out.endswith(" 1\n")  # one "error" filter
+    assert capture["exit"]["code"] == 0 and capture["backward_calls"] == 1
 
 
 def test_symlinked_script_imports_its_real_siblings(tmp_path):

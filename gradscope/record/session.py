@@ -22,7 +22,7 @@ from gradscope.record import mode, names
 from gradscope.record.mode import RecordingMode
 from gradscope.record.paths import UserFiles
 from gradscope.record.recorder import Recorder
-from gradscope.record.torch_private import FX_TRACEBACK, DisableTorchFunction, function_mode_stack
+from gradscope.record.torch_private import FX_TRACEBACK, DisableTorchFunction, function_mode_stack, hide_global_hooks
 
 _NoTorchFunction = DisableTorchFunction
 _BINDABLE = (torch.Tensor, torch.nn.Module, torch.optim.Optimizer)
@@ -30,8 +30,10 @@ _BINDABLE = (torch.Tensor, torch.nn.Module, torch.optim.Optimizer)
 _compiling = torch.compiler.is_compiling
 
 WARNINGS_MAX = 200  # distinct warnings kept in a capture
-# torch warns about our global module hooks when the script compiles a module; plain python would not.
-_OWN_HOOKS_WARNING = ("ignore", r"Using `torch\.compile\(module\)` when there are global hooks", UserWarning)
+
+
+def _nothing() -> None:
+    pass
 
 
 class Instrumentation:
@@ -46,6 +48,7 @@ class Instrumentation:
         self.finder = names.UserModuleFinder(self.user_files.is_user_file, self.recorder.note_failure)
         self._bindable_types: set = set()
         self._handles: list = []
+        self._show_hooks = _nothing  # undoes hide_global_hooks
         self._mode: RecordingMode | None = None
         self._orig_thread_run = None
         self._orig_showwarning = None
@@ -110,6 +113,7 @@ class Instrumentation:
             modhooks.register_module_parameter_registration_hook(self._guard(rec.on_parameter_registered)),
             modhooks.register_module_module_registration_hook(self._guard(rec.on_module_registered)),
         ]
+        self._show_hooks = hide_global_hooks(self._handles[:2])  # torch.compile(module) must not warn of ours
         if rec.norms is not None:  # what each optimizer step did to the parameters
             self._handles += [
                 register_optimizer_step_pre_hook(self._guard(_first(rec.norms.before_step))),
@@ -148,6 +152,8 @@ class Instrumentation:
             for handle in self._handles:
                 handle.remove()
             self._handles = []
+            self._show_hooks()
+            self._show_hooks = _nothing
 
     def suspended(self):
         """Turn recording off for a block (our own work after the run: building the capture)."""
@@ -183,8 +189,6 @@ class Instrumentation:
 
         self._orig_showwarning, self._shown = original, showwarning
         warnings.showwarning = showwarning
-        warnings.filterwarnings(_OWN_HOOKS_WARNING[0], message=_OWN_HOOKS_WARNING[1],
-                                category=_OWN_HOOKS_WARNING[2])
 
     def _record_warning(self, message, category, filename, lineno) -> None:
         try:
@@ -205,10 +209,6 @@ class Instrumentation:
             return
         if warnings.showwarning is self._shown:  # the script may have replaced it itself: keep theirs
             warnings.showwarning = self._orig_showwarning
-        for f in list(warnings.filters):
-            if f[0] == "ignore" and f[1] is not None and f[1].pattern == _OWN_HOOKS_WARNING[1]:
-                warnings.filters.remove(f)
-        getattr(warnings, "_filters_mutated", lambda: None)()  # invalidate the filter cache (CPython)
         self._orig_showwarning = self._shown = None
 
     # -- stacks PyTorch prints itself (anomaly mode's forward trace): without gradscope's frames --

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+from typing import Callable
 
 import torch
 
@@ -32,6 +33,7 @@ APIS = {
     "torch.fx.traceback.format_stack": "anomaly mode's forward traces show gradscope's frames",
     "torch._foreach_norm": "gradient norms take one norm call per tensor instead of one per device",
     "torch._C._autograd._top_saved_tensors_default_hooks": "saved tensors are never read (shapes, in-place checks)",
+    "torch.nn.modules.module._has_any_global_hook": "torch.compile(module) warns about gradscope's module hooks",
 }
 _found = {name: _lookup(name) for name in APIS}
 MISSING = tuple(name for name, value in _found.items() if value is None)
@@ -88,6 +90,34 @@ def call_in_state(func, state):
             _set_state(before)
 
     return call
+
+
+# The registries `_has_any_global_hook` reads (torch 2.x).
+_GLOBAL_HOOK_REGISTRIES = ("_global_backward_pre_hooks", "_global_backward_hooks", "_global_forward_pre_hooks",
+                           "_global_forward_hooks", "_global_forward_hooks_always_called",
+                           "_global_forward_hooks_with_kwargs")
+
+
+def hide_global_hooks(handles) -> Callable[[], None]:
+    """Make torch's "are there global module hooks?" check (which makes `torch.compile(module)` warn)
+    disregard gradscope's own hooks; returns the undo. Without the private names it does nothing (the
+    script then sees that warning, as it would with any global hook)."""
+    module = torch.nn.modules.module
+    original = _found["torch.nn.modules.module._has_any_global_hook"]
+    if original is None or not all(hasattr(module, name) for name in _GLOBAL_HOOK_REGISTRIES):
+        return lambda: None
+    ours = {handle.id for handle in handles}
+
+    def _has_any_global_hook():
+        return any(key not in ours for name in _GLOBAL_HOOK_REGISTRIES for key in getattr(module, name))
+
+    module._has_any_global_hook = _has_any_global_hook
+
+    def undo():
+        if module._has_any_global_hook is _has_any_global_hook:
+            module._has_any_global_hook = original
+
+    return undo
 
 
 def function_mode_stack() -> list | None:

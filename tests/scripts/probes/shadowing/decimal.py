@@ -1,0 +1,1 @@
+OWN = 'decimal'  # this folder's own module, which the probe must get

@@ -1,0 +1,1 @@
+OWN = 'hmac'  # this folder's own module, which the probe must get

@@ -1,0 +1,1 @@
+OWN = 'html'  # this folder's own module, which the probe must get

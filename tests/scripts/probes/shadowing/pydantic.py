@@ -1,0 +1,1 @@
+OWN = 'pydantic'  # this folder's own module, which the probe must get

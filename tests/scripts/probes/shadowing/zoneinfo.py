@@ -1,0 +1,1 @@
+OWN = 'zoneinfo'  # this folder's own module, which the probe must get
