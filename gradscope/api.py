@@ -14,6 +14,7 @@ import os
 import sys
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from types import FunctionType
 from typing import Any, Callable
 
 from gradscope.capture import Capture
@@ -33,41 +34,77 @@ class TraceResult:
 
 
 def trace_target(target, args: list[str], *, step: int | None = None, roots=(), stop_after: int | None = None,
-                 health=None, as_main: bool = False) -> TraceResult:
-    """Run a resolved script/module target under instrumentation and build its capture.
+                 health=None) -> TraceResult:
+    """Run a resolved script/module target under instrumentation, in this process, and build its
+    capture. `health`: {"grad_norms", "nan", "stop_after_nan"} (see `Recorder`), defaults when None."""
+    return PreparedTrace(target, args, step=step, roots=roots, stop_after=stop_after, health=health).run()
 
-    `health`: {"grad_norms", "nan", "stop_after_nan"} (see `Recorder`), defaults when None.
-    `as_main`: this process is the script's (the CLI): what the script left (argv, cwd, `__main__`)
-    stays for its atexit handlers, and a child it forked and that ran to the end gets no capture."""
-    _check_stop_after(step, stop_after)
-    from gradscope.record.build import build_capture
-    from gradscope.record.names import compile_user_source
-    from gradscope.record.session import Instrumentation
-    from gradscope import runner
 
-    user_roots = [target.path0] if target.module_name else [os.path.dirname(target.path), target.path0]
-    instrumentation = Instrumentation(user_roots, step=step, root_names=roots, stop_after=stop_after,
-                                      health=health)
+class PreparedTrace:
+    """A script ready to run under instrumentation, in three steps: `begin()` prepares the
+    interpreter and gives the script's code; the caller executes it in `namespace` inside
+    `instrumentation` (in its own frame: the command line does it in its outermost one, so the
+    script sees python's stack but for that frame); `finish()` builds the capture.
 
-    def wrap(execute):
-        with instrumentation:
-            execute()
+    `as_main`: this process is the script's (the CLI): what the script left (argv, cwd, `__main__`,
+    its modules) stays for its atexit handlers, and a child it forked that ran to the end gets no
+    capture."""
 
-    pid = os.getpid()
-    def compile_script(source, filename):
-        return compile_user_source(source, filename, instrumentation.recorder.note_failure)
+    def __init__(self, target, args: list[str], *, step: int | None = None, roots=(), stop_after: int | None = None,
+                 health=None, as_main: bool = False):
+        _check_stop_after(step, stop_after)
+        from gradscope import runner
+        from gradscope.record.build import build_capture
+        from gradscope.record.names import compile_user_source
+        from gradscope.record.session import Instrumentation
 
-    result = runner.run(target, args, compile_script, wrap, as_main=as_main)
-    if os.getpid() != pid:  # a child the script forked ran to the end: only its parent reports
-        return TraceResult(None, result.exit_code, result.interrupted)
-    recorder = instrumentation.recorder
-    own_imports = result.modules.own_imports if as_main else nullcontext
-    with instrumentation.suspended(), own_imports():
-        recorder.finish(result.namespace, result.traceback)
-        exit_info = {"code": result.exit_code, "exception": result.exception}
-        capture = build_capture(recorder, script=target.display, argv=[target.argv0, *args], exit_info=exit_info)
-    _check_step(step, recorder.backward_count)
-    return TraceResult(capture, result.exit_code, result.interrupted, own_imports)
+        self._build_capture, self._compile_user_source = build_capture, compile_user_source
+        self.target, self.args, self.step, self.as_main = target, list(args), step, as_main
+        user_roots = [target.path0] if target.module_name else [os.path.dirname(target.path), target.path0]
+        self.instrumentation = Instrumentation(user_roots, step=step, root_names=roots, stop_after=stop_after,
+                                               health=health)
+        self.runner = runner.PyRunner(target, args, as_main=as_main)
+        self._pid = os.getpid()
+
+    @property
+    def namespace(self) -> dict:
+        return self.runner.main_module.__dict__
+
+    def begin(self):
+        """Prepare the interpreter for the script; its code object, or None when it does not compile."""
+        self.runner.prepare()
+        note_failure = self.instrumentation.recorder.note_failure
+        return self.runner.compile(lambda source, filename: self._compile_user_source(source, filename, note_failure))
+
+    def run(self) -> TraceResult:
+        """All three steps here (`cli.main` does the same inline, to stay the script's only frame below)."""
+        code = self.begin()
+        failure = None
+        if code is not None:
+            try:
+                with self.instrumentation:
+                    FunctionType(code, self.namespace)()  # module code: runs as exec(code, namespace) would
+            except BaseException as exc:  # noqa: BLE001 - the script's own: judged by the runner
+                failure = exc
+        return self.finish(failure)
+
+    def finish(self, failure: BaseException | None) -> TraceResult:
+        """`failure`: what the script's code raised (None when it returned)."""
+        try:
+            result = self.runner.ended(failure)
+        finally:
+            self.runner.restore()
+        if os.getpid() != self._pid:  # a child the script forked ran to the end: only its parent reports
+            return TraceResult(None, result.exit_code, result.interrupted)
+        recorder, target = self.instrumentation.recorder, self.target
+        own_imports = result.modules.own_imports if self.as_main else nullcontext
+        with self.instrumentation.suspended(), own_imports():
+            recorder.finish(result.namespace, result.traceback)
+            exit_info = {"code": result.exit_code, "exception": result.exception}
+            capture = self._build_capture(recorder, script=target.display, argv=[target.argv0, *self.args],
+                                          exit_info=exit_info)
+        _check_step(self.step, recorder.backward_count)
+        return TraceResult(capture, result.exit_code, result.interrupted, own_imports)
 
 
 def _check_stop_after(step, stop_after) -> None:

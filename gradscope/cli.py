@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from types import FunctionType, GeneratorType
 from typing import List, Optional
 
 import typer
@@ -77,7 +78,7 @@ def trace(
                           fmt=fmt, quiet=quiet, roots=roots, step=step, findings=not no_findings,
                           render_options=options, report_rank=rank, stop_after=stop_after,
                           health=_health(no_grad_norms, nan, stop_after_nan))
-    raise typer.Exit(code)
+    return code  # a job: main() runs the script and drives it to its exit code
 
 
 @app.command(context_settings=_SCRIPT_CONTEXT)
@@ -104,7 +105,7 @@ def explain(
     code = commands.explain(target=target, module=module, args=args, tensors=tensors, json_path=json_path,
                             step=step, stop_after=stop_after,
                             health=_health(no_grad_norms, nan, stop_after_nan))
-    raise typer.Exit(code)
+    return code  # a job: main() runs the script and drives it to its exit code
 
 
 @app.command(context_settings=_SCRIPT_CONTEXT)
@@ -133,7 +134,7 @@ def check(
         args.insert(0, script)
     code = commands.check(script=script, module=module, args=args, trains=trains, frozen=frozen,
                           fail_on=fail_on, json_path=json_path, stop_after=stop_after, nan=nan)
-    raise typer.Exit(code)
+    return code  # a job: main() runs the script and drives it to its exit code
 
 
 @app.command()
@@ -171,9 +172,36 @@ def render(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: gradscope's own errors become one line on stderr and a non-zero exit."""
+    """Entry point: gradscope's own errors become one line on stderr and a non-zero exit.
+
+    A command that runs a script is a job (a generator, see `commands.run_job`) that yields the
+    prepared trace; the script's code is executed right here, so that below the script's frame the
+    stack holds only this frame and the launcher's (python's recursion limit, `inspect.stack()` and
+    warnings' `stacklevel` see almost the stack `python script.py` gives)."""
     try:
         code = app(args=argv, prog_name="gradscope", standalone_mode=False)
+        if isinstance(code, GeneratorType):
+            job, code = code, None
+            try:
+                prepared = next(job)
+            except StopIteration as done:
+                code = done.value
+            else:
+                script = prepared.begin()
+                failure = None
+                if script is not None:
+                    try:
+                        with prepared.instrumentation:
+                            FunctionType(script, prepared.namespace)()  # unlike exec(), costs no C-level depth
+                    except BaseException as exc:  # noqa: BLE001 - the script's own: judged by the runner
+                        failure = exc
+                result = prepared.finish(failure)
+                del failure
+                try:
+                    job.send(result)
+                    raise RuntimeError("a command yielded more than one script run")
+                except StopIteration as done:
+                    code = done.value
     except GradscopeError as exc:
         from gradscope.escape import printable
 

@@ -45,10 +45,27 @@ def _resolve(script: str | None, module: str | None):
     return runner.resolve_module(module) if module else runner.resolve_script(script)
 
 
-def _trace(target, args, step, roots, stop_after=None, health=None):
-    from gradscope.api import trace_target
+def run_job(job) -> int:
+    """Drive a command (a generator that may yield one `PreparedTrace`) to its exit code, running the
+    script in `PreparedTrace.run` (`cli.main` does this inline instead)."""
+    try:
+        prepared = next(job)
+    except StopIteration as done:
+        return done.value
+    try:
+        job.send(prepared.run())
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("a command yielded more than one script run")
 
-    return trace_target(target, args, step=step, roots=roots, stop_after=stop_after, health=health, as_main=True)
+
+def _trace(target, args, step, roots, stop_after=None, health=None):
+    """The script's run, as a step of a command: the command yields the prepared trace to the command
+    line, which runs the script in its outermost frame and sends back the `TraceResult`."""
+    from gradscope.api import PreparedTrace
+
+    return (yield PreparedTrace(target, args, step=step, roots=roots, stop_after=stop_after, health=health,
+                                as_main=True))
 
 
 def _write_all(capture: Capture, planned, options, console) -> None:
@@ -96,7 +113,7 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
     if json_path:
         planned.insert(0, (json_path, "json", _absolute(json_path)))
     check_outputs([path for path, _, _ in planned], [target.path, *files_named(args)])
-    result = _trace(target, args, step, roots, stop_after, health)
+    result = yield from _trace(target, args, step, roots, stop_after, health)
     if result.forked_child:
         return result.exit_code
     with frozen_heap(), result.own_imports():
@@ -150,7 +167,7 @@ def explain(*, target, module, args, tensors, json_path, step, stop_after=None, 
     else:
         resolved = _resolve(target, module)
         check_outputs(outputs, [resolved.path, *files_named(args)])
-        result = _trace(resolved, args, step, (), stop_after, health)
+        result = yield from _trace(resolved, args, step, (), stop_after, health)
         if result.forked_child:
             return result.exit_code
         capture, code, own_imports = result.capture, result.exit_code, result.own_imports
@@ -195,7 +212,7 @@ def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_afte
     target = _resolve(script, module)
     if json_path and reporting:
         check_outputs([json_path], [target.path, *files_named(args)])
-    result = _trace(target, args, None, (), stop_after, {"nan": True} if nan else None)
+    result = yield from _trace(target, args, None, (), stop_after, {"nan": True} if nan else None)
     if result.forked_child:
         return result.exit_code
     with result.own_imports():

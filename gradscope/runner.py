@@ -1,9 +1,11 @@
 """Run the user's script (or module) exactly as `python script.py args` / `python -m mod` would.
 
 Follows coverage.py's PyRunner: `prepare()` fixes `sys.path[0]`, makes a fresh `__main__` (aliased
-as `__mp_main__` so multiprocessing children can unpickle) and sets `sys.argv`; `run()` compiles
-under the real path and executes; `restore()` puts everything back for in-process callers. The user's exceptions stay the user's: their traceback
-is printed without gradscope's frames and turned into the exit code python would give.
+as `__mp_main__` so multiprocessing children can unpickle) and sets `sys.argv`; `compile()` compiles
+under the real path; the caller executes the code in its own frame (the command line does it in its
+outermost one, so that the script's stack is python's but for that frame); `ended()` turns how it
+ended into python's exit code; `restore()` puts everything back for in-process callers. The user's
+exceptions stay the user's: their traceback is printed without gradscope's frames.
 
 This module does not import torch.
 """
@@ -91,10 +93,10 @@ def read_source(target: Target) -> bytes:
 
 
 class PyRunner:
-    """Runs one target as python would, in two steps (as coverage.py's `PyRunner`):
-    `prepare()` sets paths, argv and a fresh `__main__` before anything is imported for the
-    script; `run()` compiles and executes it. `restore()` puts the interpreter back as it was, for
-    callers that go on in the same process (an in-process trace).
+    """Runs one target as python would, in steps (as coverage.py's `PyRunner`): `prepare()` sets
+    paths, argv and a fresh `__main__` before anything is imported for the script; `compile()` gives
+    its code, which the caller executes; `ended()` judges how it ended. `restore()` puts the
+    interpreter back as it was, for callers that go on in the same process (an in-process trace).
 
     With `as_main` the process is the script's: `restore()` then leaves argv, cwd, `sys.path`, `__main__`
     and the script's modules as the script left them (atexit handlers and threads still running see
@@ -107,6 +109,7 @@ class PyRunner:
         self.as_main = as_main
         self.main_module: types.ModuleType | None = None
         self.modules = ScriptModules(target.path0, sys.path)
+        self.result: RunResult | None = None
         self.interrupted = False
         self._saved = None
 
@@ -133,36 +136,34 @@ class PyRunner:
         if self.as_main:  # registered before the script's own handlers, so it runs after them
             atexit.register(self._exit_by_sigint_if_interrupted)
 
-    def run(self, compile_source: Callable[[bytes, str], Any],
-            wrap: Callable[[Callable[[], None]], None] | None = None) -> RunResult:
-        """Execute the prepared target; `wrap` runs the exec inside the instrumentation."""
-        target, main_mod = self.target, self.main_module
-        result = RunResult(exit_code=0, namespace=main_mod.__dict__, modules=self.modules)
+    def compile(self, compile_source: Callable[[bytes, str], Any]):
+        """The prepared target's code object, or None when it does not compile (python's report of
+        the SyntaxError is printed and `result` says so)."""
+        target = self.target
+        self.result = RunResult(exit_code=0, namespace=self.main_module.__dict__, modules=self.modules)
         try:
-            code = compile_source(read_source(target), target.path)
+            return compile_source(read_source(target), target.path)
         except SyntaxError as exc:
             exc.__traceback__ = None  # python reports a script's syntax error without a traceback
             _print_user_exception(exc)
-            result.exit_code = 1
-            result.exception = _exception_info(exc, target.path)
+            self.result.exit_code = 1
+            self.result.exception = _exception_info(exc, target.path)
+            return None
+
+    def ended(self, exc: BaseException | None) -> RunResult:
+        """What python makes of the way the script's code ended (`exc`: what it raised, or None):
+        the exit code, and the traceback printed as python prints it."""
+        result, target = self.result, self.target
+        if exc is None:
             return result
-
-        def execute():
-            exec(code, main_mod.__dict__)
-
-        try:
-            if wrap is None:
-                execute()
-            else:
-                wrap(execute)
-        except SystemExit as exc:
+        if isinstance(exc, SystemExit):
             result.exit_code = _exit_code(exc)
-        except KeyboardInterrupt as exc:
+        elif isinstance(exc, KeyboardInterrupt):
             _print_user_exception(exc)
             result.exit_code = 130
             result.interrupted = self.interrupted = True
             result.exception = _exception_info(exc, target.path)
-        except BaseException as exc:  # noqa: BLE001 - the user's exception: report it like python
+        else:
             _print_user_exception(exc)
             result.exit_code = 1
             result.exception = _exception_info(exc, target.path)
@@ -199,17 +200,6 @@ class PyRunner:
                 pass
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
-
-
-def run(target: Target, args: list[str], compile_source: Callable[[bytes, str], Any],
-        wrap: Callable[[Callable[[], None]], None] | None = None, *, as_main: bool = False) -> RunResult:
-    """Prepare, run and restore in one call (see `PyRunner`)."""
-    runner = PyRunner(target, args, as_main=as_main)
-    runner.prepare()
-    try:
-        return runner.run(compile_source, wrap)
-    finally:
-        runner.restore()
 
 
 def _restore_module(name: str, module) -> None:
@@ -273,15 +263,16 @@ def strip_own_frames(tb):
 
 def strip_own_stack(stack: list) -> list:
     """A `traceback.extract_stack()` list as plain python would show it: starting at the script
-    (not at gradscope's command line) and without gradscope's frames. Used for the stacks PyTorch
-    prints itself, such as anomaly mode's "Traceback of forward call"."""
-    start = 0
-    for i, frame in enumerate(stack):
-        if frame.filename == __file__ and frame.name == "execute":
-            start = i + 1
-    stack = stack[start:]
+    (not at gradscope's command line, whose last frame executed it) and without gradscope's frames.
+    Used for the stacks PyTorch prints itself, such as anomaly mode's "Traceback of forward call"."""
     own = _own_frames([(f.filename, f.name) for f in stack])
-    return [f for f, mine in zip(stack, own) if not mine]
+    start = 0
+    if True in own:  # the launch: frames up to and through gradscope's first, if the script's module follows
+        first = own.index(True)
+        after = next((i for i in range(first, len(stack)) if not own[i]), len(stack))
+        if after < len(stack) and stack[after].name == "<module>":
+            start = after
+    return [f for f, mine in zip(stack[start:], own[start:]) if not mine]
 
 
 def _print_user_exception(exc: BaseException) -> None:

@@ -48,11 +48,11 @@ def test_report_says_the_picture_may_be_incomplete_and_claims_nothing_unseen(mon
     options = dict(module=None, args=[], json_path=None, outputs=[], fmt=None, quiet=False, roots=(), step=None,
                    findings=True, render_options={})
     script = str(SCRIPTS / "backward_in_function.py")
-    assert commands.trace(script=script, **options) == 0
+    assert commands.run_job(commands.trace(script=script, **options)) == 0
     clean = capsys.readouterr()
     assert "could not be recorded" not in clean.err and "No graph to show" not in clean.err
     monkeypatch.setattr(mode, "_roots_of", _fail)  # the backward call cannot be recorded
-    assert commands.trace(script=script, **options) == 0
+    assert commands.run_job(commands.trace(script=script, **options)) == 0
     out = capsys.readouterr()
     assert out.out == clean.out == "[3.0, 3.0]\n"  # the script ran as under python
     assert "computed nothing that requires grad" not in out.err

@@ -146,6 +146,23 @@ def test_compiled_module_does_not_warn_of_gradscopes_hooks(runs):
     assert capture["exit"]["code"] == 0 and capture["backward_calls"] == 1
 
 
+def test_the_script_sees_pythons_stack_but_for_the_launchers_two_frames(tmp_path):
+    """`gradscope trace` (the installed command) runs the script from its outermost function: below the
+    script's frame lie only that function and the launcher's, so RecursionError comes at most 2 frames
+    earlier; warnings' stacklevel and the script's own tracebacks are python's."""
+    command = os.path.join(os.path.dirname(sys.executable), "gradscope")
+    probe = str(PROBES / "stack.py")
+    py = _run([sys.executable, probe])
+    gs = _run([command, "trace", "--quiet", "--json", str(tmp_path / "c.json"), probe])
+    (py_below, *py_rest), (gs_below, *gs_rest) = (r.stdout.decode().splitlines() for r in (py, gs))
+    assert py_below == "frames below the script: 0" and gs_below == "frames below the script: 2"
+    assert gs_rest[:-1] == py_rest[:-1] and "ValueError: caught by the script" in py_rest[-2]
+    py_depth, gs_depth = (int(rest[-1].rpartition(" ")[2]) for rest in (py_rest, gs_rest))
+    assert 0 <= py_depth - gs_depth <= 2, (py_depth, gs_depth)
+    assert (gs.returncode, gs.stderr) == (py.returncode, py.stderr) == (0, py.stderr)
+    assert b"stack.py:29: UserWarning: points at the caller's line" in py.stderr
+
+
 def test_symlinked_script_imports_its_real_siblings(tmp_path):
     real = tmp_path / "real"
     real.mkdir()
