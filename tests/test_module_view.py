@@ -4,6 +4,7 @@ froze them, identical blocks fold, elision never hides a cut, constants are neve
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -202,3 +203,22 @@ def test_default_picture_fits_a_screen_wide(traced, name, tmp_path):
     width = float(re.search(r'<svg width="([0-9.]+)pt"', text).group(1))
     assert 'viewBox="' in text and "scale(1 1)" in text  # drawn at scale 1, not shrunk to fit
     assert width <= SCREEN_PT, f"{name}: {width} pt wide"
+
+
+def test_cuts_made_on_one_line_under_no_grad_are_one_line(tmp_path):
+    """An evaluation under no_grad cuts every layer's result on that line: the named result gets its
+    own line, the layers' unnamed results one line together (not one each)."""
+    script = SCRIPTS / "eval_after_training.py"
+    facts = tmp_path / "facts.json"
+    proc = run_gradscope("trace", script, facts, env={"COLUMNS": str(WIDTH)})
+    assert proc.returncode == 0, proc.stderr
+    torch_says = json.loads(facts.read_text())["tensors"]
+    assert torch_says["preds"]["requires_grad"] is False and torch_says["loss"]["requires_grad"] is True
+    line = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if "torch.no_grad()" in text)
+    cuts = proc.stderr.split("\nCuts\n", 1)[1].split("\nFindings", 1)[0].splitlines()
+    there = [c for c in cuts if f"no_grad · line {line} " in c]
+    assert len(there) == 2, cuts
+    assert there[0].endswith(f"line {line}  preds")
+    grouped = re.search(r"line \d+  (\d+) unnamed results: (.*)$", there[1])
+    assert grouped and int(grouped[1]) >= 2, there[1]
+    assert {"(linear)", "(layer_norm)"} <= {op.split(" ×")[0] for op in grouped[2].split(", ")}, there[1]

@@ -10,6 +10,8 @@ cut once, with line and reason. Like torchinfo's summary, but for gradient flow.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.table import Table
 from rich.text import Text
 
@@ -145,21 +147,45 @@ def _cuts(view: GraphView, statuses: Statuses, modules: dict[str, ModuleStatus])
         kind = f" {mtype}" + (f" ×{len(names)}" if len(names) > 1 else "") if mtype else ""
         each = " each" if len(names) > 1 else ""
         text.append(f"{kind}: {count} parameter{'s' if count > 1 else ''}{each} (requires_grad=False){where}")
+    unnamed: dict[str, list[str]] = {}  # reason (with its line) -> unnamed results cut there
     for vid, cut in statuses.cuts.items():
-        if cut.kind == "frozen":
+        if cut.kind != "frozen":
+            (unnamed.setdefault(cut.reason, []) if _unnamed(view, vid) else []).append(vid)
+    for vid, cut in statuses.cuts.items():
+        if cut.kind == "frozen" or (_unnamed(view, vid) and len(unnamed[cut.reason]) > 1):
             continue
-        readers = []
+        _cut_line(text, cut.reason, _cut_label(view, vid), _readers(view, [vid]))
+    for reason, vids in unnamed.items():
+        if len(vids) > 1:  # e.g. the layers' inner results under one `with torch.no_grad():` line
+            ops = Counter(view.label(vid) for vid in vids)
+            kinds = ", ".join(op + (f" ×{n}" if n > 1 else "") for op, n in ops.most_common(4))
+            more = f" and {len(ops) - 4} more" if len(ops) > 4 else ""
+            _cut_line(text, reason, f"{len(vids)} unnamed results: {kinds}{more}", _readers(view, vids))
+    return text
+
+
+def _unnamed(view: GraphView, vid: str) -> bool:
+    t = view.tensor_of(vid)
+    return t is None or (not t.name and not t.param_name and t.detached_from is None)
+
+
+def _readers(view: GraphView, vids: list[str]) -> list[str]:
+    readers = []
+    for vid in vids:
         for e in view.consumers.get(vid, []):
             reader = module_of(view, e.dst) or view.label(e.dst)
             if reader not in readers:
                 readers.append(reader)
-        text.append("\n  ✂ ", style="red")
-        text.append(cut.reason, style="red")
-        text.append(f"  {_cut_label(view, vid)}")
-        if readers:
-            shown = ", ".join(readers[:3]) + (f" and {len(readers) - 3} more" if len(readers) > 3 else "")
-            text.append(f" → {shown}", style="dim")
-    return text
+    return readers
+
+
+def _cut_line(text: Text, reason: str, label: str, readers: list[str]) -> None:
+    text.append("\n  ✂ ", style="red")
+    text.append(reason, style="red")
+    text.append(f"  {label}")
+    if readers:
+        shown = ", ".join(readers[:3]) + (f" and {len(readers) - 3} more" if len(readers) > 3 else "")
+        text.append(f" → {shown}", style="dim")
 
 
 def _cut_label(view: GraphView, vid: str) -> str:
