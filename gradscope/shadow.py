@@ -52,10 +52,18 @@ class ScriptModules:
     def hide(self) -> None:
         tops = {key.partition(".")[0] for key in list(sys.modules)}
         for top in sorted(tops - STARTUP):
-            if top == "gradscope" or not _provides(self.folder, top):
-                continue
+            if top == "gradscope" or self._from_folder(sys.modules.get(top)) or not _provides(self.folder, top):
+                continue  # (a module already loaded from the folder is the script's own: kept, as imported)
             for key in _family(top):
                 self.hidden[key] = sys.modules.pop(key)
+
+    def _from_folder(self, module) -> bool:
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str):
+            return False
+        where = os.path.dirname(os.path.realpath(file))
+        folder = os.path.realpath(self.folder)
+        return where == folder or (os.path.basename(file).startswith("__init__.") and os.path.dirname(where) == folder)
 
     def _hidden_tops(self) -> set[str]:
         return {key.partition(".")[0] for key in self.hidden}
@@ -63,14 +71,9 @@ class ScriptModules:
     def _scripts_own(self) -> dict[str, object]:
         """The script's modules under names gradscope may import: those it imported in place of a
         hidden one, and the top-level modules and packages of its folder (with their submodules)."""
-        folder = os.path.realpath(self.folder)
         tops = self._hidden_tops()
         for key, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None)
-            if "." in key or key in ("__main__", "__mp_main__", "gradscope") or not isinstance(file, str):
-                continue
-            where = os.path.dirname(os.path.realpath(file))
-            if where == folder or (os.path.basename(file).startswith("__init__.") and os.path.dirname(where) == folder):
+            if "." not in key and key not in ("__main__", "__mp_main__", "gradscope") and self._from_folder(module):
                 tops.add(key)
         return {key: module for key, module in list(sys.modules.items()) if key.partition(".")[0] in tops}
 
