@@ -34,6 +34,7 @@ CASES = {
     "saved_hooks": ["saved_hooks.py"],
     "shadowing": ["shadowing/imports_own.py"],
     "compile_strict": ["compile_warnings_as_errors.py"],
+    "stack_limit": ["stack_limit.py"],
 }
 
 
@@ -161,6 +162,11 @@ def test_the_script_sees_pythons_stack_but_for_the_launchers_two_frames(tmp_path
     assert 0 <= py_depth - gs_depth <= 2, (py_depth, gs_depth)
     assert (gs.returncode, gs.stderr) == (py.returncode, py.stderr) == (0, py.stderr)
     assert b"stack.py:29: UserWarning: points at the caller's line" in py.stderr
+
+
+def test_an_ordinary_graph_leaves_the_stack_limit_alone(runs):
+    out, capture = _same(runs, "stack_limit")
+    assert out == "stack limit unchanged: True\n" and capture["backward_calls"] == 1
 
 
 def test_symlinked_script_imports_its_real_siblings(tmp_path):

@@ -291,7 +291,7 @@ def stack_for_freeing(nodes: int, note_failure) -> None:
         return
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
-        need = (8 << 20) + nodes * STACK_BYTES_PER_NODE
+        need = (1 << 20) + nodes * STACK_BYTES_PER_NODE  # below the limit (most graphs): left as it is
         if hard != resource.RLIM_INFINITY:
             need = min(need, hard)
         if soft != resource.RLIM_INFINITY and need > soft:
