@@ -142,11 +142,12 @@ def _report(result, planned, quiet, findings, render_options, ranks) -> None:
 
 
 def _print_incomplete(capture: Capture, console) -> None:
-    from gradscope.analyse.diagnostics import incomplete_note
+    """What the capture could not record (internal errors) or left out (caps), one line each."""
+    from gradscope.analyse.diagnostics import dropped_note, incomplete_note
 
-    note = incomplete_note(capture)
-    if note:
-        console.print(note, highlight=False, markup=False, style="yellow", soft_wrap=True)
+    for note in (incomplete_note(capture), dropped_note(capture)):
+        if note:
+            console.print(note, highlight=False, markup=False, style="yellow", soft_wrap=True)
 
 
 def _print_findings(capture: Capture, console) -> None:
@@ -192,7 +193,7 @@ def _explain_report(capture: Capture, tensors, json_path) -> None:
     shown = for_terminal(capture) if tensors else capture
     for name in tensors:
         print_explanation(explain_tensor(shown, name), console)
-    _print_incomplete(for_terminal(capture) if capture.diagnostics else capture, console)
+    _print_incomplete(for_terminal(capture) if capture.diagnostics or capture.dropped else capture, console)
     if json_path:
         text = json.dumps(findings_json(found), indent=1, ensure_ascii=False) + "\n"
         write_atomically(json_path, text.encode("utf-8"))

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import SCRIPTS, run_python, trace_json
+from conftest import SCRIPTS, run_gradscope, run_python, trace_json
 from gradscope.analyse.findings import find_all
 from gradscope.analyse.modules import module_statuses
 from gradscope.analyse.statuses import compute, freeze_lines
@@ -94,6 +94,20 @@ def test_the_other_caps_say_what_they_dropped(tmp_path):
     assert (dropped["cut_origins"].count, dropped["cut_origins"].line, dropped["cut_origins"].cap) == \
         (1, 12, MAX_CUT_DEPTH)
     assert len([t for t in capture.tensors if t.line == 12]) < knows["chain"]
+
+
+def test_the_report_says_what_the_caps_left_out(tmp_path):
+    """The terminal report ends with one line naming each cap reached (as the capture's `dropped`)."""
+    capture_path = tmp_path / "caps.json"
+    proc = run_gradscope("trace", "--json", capture_path, SCRIPTS / "caps.py")
+    capture = Capture.loads(capture_path.read_text())
+    dropped = {d.what: d for d in capture.dropped}
+    [note] = [line for line in proc.stderr.splitlines() if line.startswith("gradscope: recording caps left out")]
+    assert f"{dropped['warnings'].count} distinct warnings past 200 (shown, not kept), first at caps.py:16" in note
+    assert f"{dropped['frame_locals'].count} tensor locals of the raising frame past 64, first at caps.py:21" in note
+    assert f"1 cut chain deeper than {MAX_CUT_DEPTH} ops" in note
+    explained = run_gradscope("explain", capture_path)
+    assert note in explained.stderr.splitlines()  # the same line from the saved capture
 
 
 def test_cut_sites_and_walks_past_their_caps_are_counted(monkeypatch, tmp_path, capsys):
