@@ -222,3 +222,13 @@ def test_cuts_made_on_one_line_under_no_grad_are_one_line(tmp_path):
     grouped = re.search(r"line \d+  (\d+) unnamed results: (.*)$", there[1])
     assert grouped and int(grouped[1]) >= 2, there[1]
     assert {"(linear)", "(layer_norm)"} <= {op.split(" ×")[0] for op in grouped[2].split(", ")}, there[1]
+
+
+def test_a_module_frozen_on_many_lines_says_how_many_more():
+    from gradscope.analyse.modules import ModuleStatus
+    from gradscope.render.module_view import _params
+
+    m = ModuleStatus(name="model.backbone", type="Sequential", parent="model", frozen=5, frozen_lines=[3, 5, 7, 9, 11])
+    assert _params(m, 1).plain == "5 frozen · lines 3, 5, 7 and 2 more"
+    m.frozen_lines = [3, 5, 7]
+    assert _params(m, 1).plain == "5 frozen · lines 3, 5, 7"

@@ -109,7 +109,8 @@ def _params(m: ModuleStatus, count: int) -> Text:
         text.append(" each")
     if m.frozen_lines:
         lines = ", ".join(str(n) for n in m.frozen_lines[:3])
-        text.append(f" · line{'s' if len(m.frozen_lines) > 1 else ''} {lines}", style="cyan")
+        more = f" and {len(m.frozen_lines) - 3} more" if len(m.frozen_lines) > 3 else ""
+        text.append(f" · line{'s' if len(m.frozen_lines) > 1 else ''} {lines}{more}", style="cyan")
     return text
 
 
@@ -141,7 +142,8 @@ def _cuts(view: GraphView, statuses: Statuses, modules: dict[str, ModuleStatus])
         lines = tuple(sorted({c.line for c in cuts if c.line is not None}))
         alike.setdefault((blank_indices(unit), mtype, len(cuts), lines), []).append(unit)
     for (_, mtype, count, lines), names in alike.items():
-        where = f" · line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines[:3]))}" if lines else ""
+        more = f" and {len(lines) - 3} more" if len(lines) > 3 else ""
+        where = f" · line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines[:3]))}{more}" if lines else ""
         text.append("\n  ✂ ", style="red")
         text.append(f"frozen {fold_names(names)}", style="bold cyan")
         kind = f" {mtype}" + (f" ×{len(names)}" if len(names) > 1 else "") if mtype else ""
