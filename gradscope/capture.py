@@ -362,7 +362,8 @@ class Diagnostic(_Record):
     line: Index | None = None
 
 
-DroppedWhat = Literal["events", "cut_sites", "cut_origins", "reaches", "frame_locals", "warnings"]
+DroppedWhat = Literal["events", "cut_sites", "cut_origins", "reaches", "frame_locals", "warnings", "mutations",
+                      "cut_ancestry", "grad_mode_switches", "nan_hooks"]
 
 
 class SourceLine(_Record):
@@ -381,7 +382,11 @@ class Dropped(_Record):
     (the ops that made them) was not kept, cut chains being deeper than `cap`; reaches: walks for the
     parameters behind a cut (kind "cut"), a detach ("cut_params") or an unused loss ("loss") stopped after
     `cap` graph nodes; frame_locals: tensor locals of a raising frame beyond `cap`; warnings: distinct
-    warnings beyond `cap`, shown but not kept.
+    warnings beyond `cap`, shown but not kept; mutations: storages changed in place forgotten when the
+    in-place log passed `cap` (an older in-place change of a saved tensor goes unexplained); cut_ancestry:
+    tensors whose making was not followed once a snapshot had followed `cap`; grad_mode_switches: nested
+    grad-mode switches beyond `cap` not remembered (a guard against unbalanced enter/exit); nan_hooks:
+    backward nodes past `cap` not watched by --nan.
     """
 
     what: DroppedWhat

@@ -126,3 +126,25 @@ def test_cut_sites_and_walks_past_their_caps_are_counted(monkeypatch, tmp_path, 
     assert len(cuts) == 1 and dropped["cut_sites"].cap == 1 and dropped["cut_sites"].count >= 1
     assert dropped["cut_sites"].line is not None and dropped["cut_sites"].line != cuts[0].line
     assert dropped["reaches"].cap == 2 and dropped["reaches"].count >= 1
+
+
+def test_the_recorders_guards_count_what_they_left_out(monkeypatch, capsys):
+    """With every guard made tiny, each says what it left out instead of silently stopping."""
+    from gradscope import runner
+    from gradscope.api import trace_target
+    from gradscope.record import facts, gradmode, nan, walk
+
+    monkeypatch.setattr(facts, "MAX_MUTATIONS", 1)
+    monkeypatch.setattr(gradmode, "_MAX_DEPTH", 1)
+    monkeypatch.setattr(walk, "MAX_CUT_ANCESTRY", 1)
+    monkeypatch.setattr(nan, "MAX_HOOKED", 2)
+    result = trace_target(runner.resolve_script(str(SCRIPTS / "guards.py")), [], health={"nan": True})
+    assert capsys.readouterr().out == run_python(SCRIPTS / "guards.py").stdout == "True\n"
+    capture = result.capture
+    assert result.exit_code == 0 and not capture.diagnostics
+    dropped = {d.what: d for d in capture.dropped}
+    assert {"mutations", "grad_mode_switches", "cut_ancestry", "nan_hooks"} <= set(dropped), dropped
+    assert dropped["mutations"].cap == 1 and dropped["mutations"].count >= 1
+    assert dropped["grad_mode_switches"].cap == 1 and dropped["grad_mode_switches"].line is not None
+    assert dropped["cut_ancestry"].cap == 1 and dropped["cut_ancestry"].count >= 1
+    assert dropped["nan_hooks"].cap == 2

@@ -25,6 +25,10 @@ _DROPPED_WORDS = {
     "reaches": "graph walk{s} stopped after {cap} nodes",
     "frame_locals": "tensor local{s} of the raising frame past {cap}",
     "warnings": "distinct warning{s} past {cap} (shown, not kept)",
+    "mutations": "in-place change{s} forgotten when the in-place log passed {cap} storages",
+    "cut_ancestry": "tensor{s} whose making was not followed past {cap}",
+    "grad_mode_switches": "nested grad-mode switch{es} past {cap} not remembered",
+    "nan_hooks": "backward node{s} past {cap} not watched by --nan",
 }
 
 
@@ -40,6 +44,8 @@ def dropped_note(capture: Capture) -> str | None:
     parts = []
     for what, (count, cap, file, line) in totals.items():
         where = f", first at {file}:{line}" if file and line is not None else ""
-        parts.append(f"{count} " + _DROPPED_WORDS[what].format(s="s" if count != 1 else "", cap=cap) + where)
+        plural = count != 1
+        parts.append(f"{count} " + _DROPPED_WORDS[what].format(s="s" if plural else "", es="es" if plural else "",
+                                                               cap=cap) + where)
     return ("gradscope: recording caps left out " + "; ".join(parts)
             + ". Everything else was recorded; the capture's `dropped` (--json) lists each.")

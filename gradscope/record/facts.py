@@ -270,7 +270,9 @@ class Facts:
         if not ptr:
             return
         entry = (op, rec, file, line, self.recorder.registry.next_id)
-        if len(self.mutations) > MAX_MUTATIONS:
+        if len(self.mutations) > MAX_MUTATIONS:  # older in-place changes are forgotten: counted
+            self.recorder.drops.note("mutations", MAX_MUTATIONS, count=len(self.mutations), file=file, line=line,
+                                     by_line=False)
             self.mutations.clear()
         self.mutations[ptr] = entry
         if rec.cut_op == "Tensor.data":

@@ -24,8 +24,9 @@ _BOOKKEEPING_FILES = torch_files(
 
 
 class GradModeTracker:
-    def __init__(self, is_user_code, on_library_off):
+    def __init__(self, is_user_code, on_library_off, drops):
         self._is_user_code = is_user_code
+        self._drops = drops  # the recorder's: switches past the guard are counted
         self._on_library_off = on_library_off  # called with the frame of a library's switch to off
         self.off_by = None  # (is_user, file, line, how, decorator line or None) of the switch that turned grad off
         self._stack: list[tuple[bool, object]] = []
@@ -52,6 +53,9 @@ class GradModeTracker:
             return
         if len(stack) < _MAX_DEPTH:
             stack.append((current, self.off_by))
+        else:
+            self._drops.note("grad_mode_switches", _MAX_DEPTH, file=f.f_code.co_filename if f else None,
+                             line=f.f_lineno if f else None, by_line=False)
         if not enable:
             if current or self.off_by is None:  # also a switch inside C++'s own grad-off (Function.forward)
                 # a @torch.no_grad() function of the user's: its decorator's line as well as the call's

@@ -57,7 +57,10 @@ class NanWatch:
         if self.backward_done:
             return
         starts = [t.grad_fn for t in roots if isinstance(t, _Tensor) and t.grad_fn is not None]
-        for fn in nodes_from(starts, limit=MAX_HOOKED):
+        for hooked, fn in enumerate(nodes_from(starts, limit=MAX_HOOKED + 1)):
+            if hooked == MAX_HOOKED:  # a bigger graph: the rest of it is not watched, and that is said
+                self.recorder.drops.note("nan_hooks", MAX_HOOKED, kind="backward", by_line=False)
+                break
             if type(fn).__name__ == "AccumulateGrad":
                 continue
             meta = fn.metadata

@@ -58,9 +58,9 @@ class Recorder:
         self.drops = Drops()  # what the other caps left out (the events' own: from event_counts)
         self.failures = Failures(user_files.is_user_code)
         self.facts = Facts(self)  # extra facts for the findings
-        self.grad = GradModeTracker(user_files.is_user_code, self._on_library_grad_off)
+        self.grad = GradModeTracker(user_files.is_user_code, self._on_library_grad_off, self.drops)
         self.modules = ModuleNamer(self.registry)
-        self.graph = walk.Graph(self.registry, self.facts, self.note_failure)
+        self.graph = walk.Graph(self.registry, self.facts, self.note_failure, self.drops)
         self.store = SnapshotStore(self.registry, self.graph, step=step, root_names=root_names,
                                    note_failure=self.note_failure)
         self.variables: dict[str, TensorRecord] = {}

@@ -84,8 +84,9 @@ class Snapshot:
 class Graph:
     """All nodes seen by all snapshots of one traced run."""
 
-    def __init__(self, registry: TensorRegistry, facts, note_failure):
+    def __init__(self, registry: TensorRegistry, facts, note_failure, drops):
         self._registry = registry
+        self._drops = drops  # the recorder's: what a guard below left out is counted
         self._facts = facts  # told about nodes whose saved tensors may have changed
         self._note_failure = note_failure  # the recorder's: a read that failed is counted, never silent
         self.nodes: dict[tuple, GraphNode] = {}
@@ -226,7 +227,11 @@ class Graph:
     # -- what a cut input was made from ------------------------------------------------------
     def _follow_cut(self, rec, snap: Snapshot, seen_cut: set) -> None:
         pending = [rec]
-        while pending and len(seen_cut) < MAX_CUT_ANCESTRY:
+        while pending:
+            if len(seen_cut) >= MAX_CUT_ANCESTRY:
+                self._drops.note("cut_ancestry", MAX_CUT_ANCESTRY, count=len(pending), file=rec.file, line=rec.line,
+                                 by_line=False)
+                return
             rec = pending.pop()
             if rec.id in seen_cut:
                 continue
