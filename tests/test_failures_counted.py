@@ -87,3 +87,19 @@ def test_a_node_without_metadata_is_counted():
     noted = []
     assert node_event(object(), noted.append) is None
     assert [type(e).__name__ for e in noted] == ["AttributeError"]
+
+
+def test_an_op_the_mode_cannot_name_runs_unrecorded_and_is_counted(monkeypatch, traced):
+    from gradscope.record import mode
+
+    monkeypatch.setattr(mode.RecordingMode, "_name", _fail)
+    diag = _only(traced(), "record/mode.py:")
+    assert "(__torch_function__)" in diag.where and diag.count >= 1
+
+
+def test_a_call_that_cannot_be_made_from_the_users_frame_is_counted(monkeypatch, traced):
+    from gradscope.record import mode
+
+    monkeypatch.setattr(mode, "_impersonate", _fail)
+    diag = _only(traced(), "record/mode.py:")
+    assert "(_call_from)" in diag.where and diag.count >= 1

@@ -125,7 +125,8 @@ class RecordingMode(TorchFunctionMode):
         recorder = self.recorder
         try:
             name, plain, inplace = self._name(func)
-        except Exception:  # noqa: BLE001 - unhashable or odd callables: just run them
+        except Exception as exc:  # noqa: BLE001 - an odd callable: run it unrecorded, and count that
+            recorder.note_failure(exc)
             return func(*args, **kwargs)
         if kwargs.get("inplace") is True:  # F.relu(x, inplace=True): the mode sees F.relu, never relu_
             inplace = True
@@ -156,7 +157,7 @@ class RecordingMode(TorchFunctionMode):
             recorder.note_failure(exc)
             return func(*args, **kwargs)
         try:
-            out = _call_from(sys._getframe(1), func, args, kwargs)
+            out = _call_from(sys._getframe(1), func, args, kwargs, recorder.note_failure)
         except BaseException as exc:
             try:
                 file, line = recorder.where(3)
@@ -218,7 +219,7 @@ class RecordingMode(TorchFunctionMode):
         Function's forward): nothing it makes can carry gradient or be the user's no_grad, so only
         in-place changes to tensors the user's graph knows (parameters) are worth noting."""
         recorder = self.recorder
-        out = _call_from(sys._getframe(2), func, args, kwargs)
+        out = _call_from(sys._getframe(2), func, args, kwargs, recorder.note_failure)
         if inplace and args and isinstance(args[0], _Tensor):
             try:
                 with _NoTorchFunction():
@@ -284,11 +285,13 @@ def forget_callers() -> None:
     _trampolines.clear()
 
 
-def _call_from(frame, func, args, kwargs):
-    """Run `func` as if `frame` had called it (see `_impersonate`), or plainly when that fails."""
+def _call_from(frame, func, args, kwargs, note_failure):
+    """Run `func` as if `frame` had called it (see `_impersonate`), or plainly when that fails (then a
+    warning it gives may point at gradscope's frame: counted)."""
     try:
         call_as = _impersonate(frame, func)
-    except Exception:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001
+        note_failure(exc)
         call_as = None
     return func(*args, **kwargs) if call_as is None else call_as(func, args, kwargs)
 
