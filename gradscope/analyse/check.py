@@ -56,12 +56,15 @@ class RunFacts:
 
 def run_facts(capture: Capture, rank: int | None = None) -> RunFacts:
     from gradscope.analyse.findings import find_all
+    from gradscope.analyse.findings.context import Context
 
+    ctx = Context(capture)  # shared by the parameters' reasons and the findings
     return RunFacts(script=capture.script, exit_code=capture.exit.get("code"),
                     exception=capture.exit.get("exception"), stopped_after=capture.stopped_after,
                     backward_calls=capture.backward_calls,
                     optimizers=[f"`{o.get('name')}` ({o.get('type')})" for o in capture.optimizers],
-                    params=param_statuses(capture), findings=[f.to_json() for f in find_all(capture)], rank=rank,
+                    params=param_statuses(capture, ctx=ctx), findings=[f.to_json() for f in find_all(capture, ctx)],
+                    rank=rank,
                     nan=_nan_facts(capture))
 
 

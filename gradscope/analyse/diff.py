@@ -39,13 +39,15 @@ class DiffResult:
 def diff(a: Capture, b: Capture, *, findings_a=None, findings_b=None) -> DiffResult:
     """`findings_*`: the captures' findings when the caller has them already."""
     from gradscope.analyse.findings import find_all
+    from gradscope.analyse.findings.context import Context
 
     with collector_paused():
-        changes = _params(param_statuses(a), param_statuses(b))
+        ca, cb = Context(a), Context(b)  # one each, shared by the parameters' reasons and the findings
+        changes = _params(param_statuses(a, ctx=ca), param_statuses(b, ctx=cb))
         changes += _keyed("cuts", _cuts(a), _cuts(b))
         changes += _keyed("roots", _roots(a), _roots(b))
-        fa = find_all(a) if findings_a is None else findings_a
-        fb = find_all(b) if findings_b is None else findings_b
+        fa = find_all(a, ca) if findings_a is None else findings_a
+        fb = find_all(b, cb) if findings_b is None else findings_b
         changes += _keyed("findings", _findings(fa), _findings(fb))
     return DiffResult(a.script, b.script, changes)
 

@@ -32,12 +32,13 @@ class ParamStatus:
         return cls(**data)
 
 
-def param_statuses(capture: Capture, *, reasons: bool = True) -> dict[str, ParamStatus]:
-    """Every named parameter of the capture (buffers are not parameters), by name."""
+def param_statuses(capture: Capture, *, reasons: bool = True, ctx=None) -> dict[str, ParamStatus]:
+    """Every named parameter of the capture (buffers are not parameters), by name; `ctx`: a findings
+    Context of `capture` already built (diff and check share one with `find_all`)."""
     from gradscope.analyse.findings.context import Context
-    from gradscope.analyse.findings.no_gradient import _Reach  # the reasons GS2xx give, per parameter
+    from gradscope.analyse.findings.no_gradient import reach_of  # the reasons GS2xx give, per parameter
 
-    ctx = Context(capture)
+    ctx = ctx or Context(capture)
     holders: dict[int, list[str]] = {}
     for opt in capture.optimizers:
         for pid in opt.get("params", []):
@@ -54,7 +55,7 @@ def param_statuses(capture: Capture, *, reasons: bool = True) -> dict[str, Param
             frozen_line=ctx.freeze_line(t) if not t.requires_grad else None)
         if reasons and not got and t.requires_grad:
             if reach is None:
-                reach = _Reach(ctx)
+                reach = reach_of(ctx)
             status.no_grad_reason, status.no_grad_line = _why_no_gradient(capture, reach, t)
         out[t.param_name] = status  # a name bound twice: the later parameter is the one the model holds
     return out

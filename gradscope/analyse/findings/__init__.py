@@ -63,8 +63,9 @@ PASSES = (
 )
 
 
-def find_all(capture: Capture) -> list[Finding]:
-    ctx = Context(capture)
+def find_all(capture: Capture, ctx: Context | None = None) -> list[Finding]:
+    """Every family's findings; `ctx`: a Context of `capture` already built (shared with other analyses)."""
+    ctx = ctx or Context(capture)
     found: list[Finding] = []
     for family in PASSES:
         try:

@@ -38,6 +38,13 @@ class Context:
         self.tensors = self.view.tensors
         self.events = capture.events
         self._freeze_lines: dict[int, int] | None = None
+        self._once: dict = {}
+
+    def once(self, make):
+        """`make(self)`, computed once per Context (analyses that several passes share)."""
+        if make not in self._once:
+            self._once[make] = make(self)
+        return self._once[make]
 
     def name(self, tid: int | None) -> str:
         t = self.tensors.get(tid) if tid is not None else None

@@ -76,6 +76,7 @@ class Frontier:
         self._bit: dict[int, int] = {}
         self._cut_vertices: list[str] = []
         self._cut_index: dict[str, int] = {}
+        self._cut_memo: dict[str, bool] = {}
         for vid in view.root_vids():
             self._solve(vid)
         self.fed = {self._cut_vertices[i] for vid in view.root_vids() for i in _bits(self._cuts.get(vid, 0))}
@@ -104,36 +105,41 @@ class Frontier:
         return [self._cut_vertices[i] for i in _bits(self._cuts.get(vid, 0))]
 
     def _is_cut(self, vid: str) -> bool:
-        t = self.ctx.view.tensor_of(vid)
-        return t is not None and not t.requires_grad and t.inputs_required_grad and not t.is_parameter
+        known = self._cut_memo.get(vid)
+        if known is None:
+            t = self.ctx.view.tensor_of(vid)
+            known = self._cut_memo[vid] = (t is not None and not t.requires_grad and t.inputs_required_grad
+                                           and not t.is_parameter)
+        return known
 
     def _solve(self, start: str) -> None:
         """Fill `_reach` and `_cuts` for every vertex below `start` (iterative post-order)."""
         view = self.ctx.view
+        inputs, solved, is_cut = view.inputs, self._reach, self._is_cut
         stack = [(start, False)]
         while stack:
             vid, done = stack.pop()
-            if vid in self._reach and not done:
-                continue
-            follow = [e for e in view.inputs.get(vid, []) if e.flows_grad or not self._is_cut(e.src)]
             if not done:
-                self._reach[vid] = 0  # marks it in progress (a cycle cannot occur in a capture)
+                if vid in solved:
+                    continue
+                solved[vid] = 0  # marks it in progress (a cycle cannot occur in a capture)
                 stack.append((vid, True))
-                stack.extend((e.src, False) for e in follow if e.src not in self._reach)
+                stack.extend((e.src, False) for e in inputs.get(vid, ())
+                             if e.src not in solved and (e.flows_grad or not is_cut(e.src)))
                 continue
             reach = cuts = 0
             t = view.tensor_of(vid)
             if t is not None and t.id in self.trainable:
                 reach |= self._bit_of(t.id)
-            for e in view.inputs.get(vid, []):
+            for e in inputs.get(vid, ()):
                 if e.flows_grad:
-                    reach |= self._reach.get(e.src, 0)
+                    reach |= solved.get(e.src, 0)
                     cuts |= self._cuts.get(e.src, 0)
-                elif self._is_cut(e.src):
+                elif is_cut(e.src):
                     cuts |= 1 << self._cut_slot(e.src)
                 else:  # a tensor without gradient made from others (a loss of detached inputs)
                     cuts |= self._cuts.get(e.src, 0)
-            self._reach[vid] = reach
+            solved[vid] = reach
             self._cuts[vid] = cuts
 
     def _bit_of(self, tid: int) -> int:
@@ -151,11 +157,7 @@ class Frontier:
 
 
 def frontier_of(ctx: Context) -> Frontier:
-    cached = getattr(ctx, "_frontier", None)
-    if cached is None:
-        cached = Frontier(ctx)
-        ctx._frontier = cached
-    return cached
+    return ctx.once(Frontier)
 
 
 def _bits(value: int):

@@ -9,6 +9,11 @@ from gradscope.analyse.findings.optimizer import misdirected_optimizers
 from gradscope.capture import CheckpointEvent, CutParamsEvent, ReplacedEvent, TensorInfo, UnusedLossEvent
 
 
+def reach_of(ctx: Context) -> _Reach:
+    """The reach of the capture's roots, built once per Context (param_statuses uses it too)."""
+    return ctx.once(_Reach)
+
+
 def trainable_without_grad(ctx: Context) -> list[Finding]:
     capture = ctx.capture
     if capture.backward_calls == 0 or not any(r.call not in ("implicit", "selected") for r in capture.roots):
@@ -18,7 +23,7 @@ def trainable_without_grad(ctx: Context) -> list[Finding]:
     in_optimizer = ctx.optimizer_params()
     top_with_grad = {_top(t.param_name) for t in ctx.tensors.values()
                      if t.kind == "parameter" and t.param_name and ctx.got_grad(t)}
-    reach = _Reach(ctx)
+    reach = reach_of(ctx)
     groups: dict[tuple, list[TensorInfo]] = {}
     reasons: dict[tuple, tuple] = {}
     # with --step some backward calls were not recorded: then only a .grad still None at exit counts

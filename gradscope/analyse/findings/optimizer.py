@@ -59,6 +59,11 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
 
 
 def misdirected_optimizers(ctx: Context) -> list[tuple[dict, list[TensorInfo], list[TensorInfo]]]:
+    """Computed once per Context (optimizer_audit and trainable_without_grad both ask)."""
+    return ctx.once(_misdirected_optimizers)
+
+
+def _misdirected_optimizers(ctx: Context) -> list[tuple[dict, list[TensorInfo], list[TensorInfo]]]:
     """(optimizer, the tensors it holds, parameters that get gradients in no optimizer) for each optimizer
     none of whose tensors got a gradient from any recorded backward, or fed any recorded op or cut (they
     are not the model's: a copy's), while other parameters did get gradients."""
