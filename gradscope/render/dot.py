@@ -79,8 +79,8 @@ def to_dot(d: Drawing, legend: bool = True) -> str:
     _clusters(d, out)
     for e in d.edges:
         out.append(f"  {e.src} -> {e.dst} [{_edge_attrs(e)}];")
-    if legend:  # static pictures; the HTML page assembles its own DOT and does not place these yet
-        out.extend(_beside_consumers(d))
+    out.extend(_beside_consumers(d))  # page.js places them by the same rule when it redraws
+    if legend:  # static pictures (the HTML page has its legend beside the picture)
         _legend(d, out)
     out.append("}")
     return "\n".join(out) + "\n"

@@ -94,6 +94,25 @@
     return vid === "elided" ? {dot: M.elided.dot, module: null, kind: "elided", run: null, path: []} : V[vid];
   }
 
+  // A parameter with one consumer sits on its consumer's rank: the rule of dot.py's _beside_consumers
+  // (without it the boxes of consecutive blocks are pushed sideways into a staircase).
+  function besideConsumers(g) {
+    var inputs = new Set(), consumers = new Map(), lines = [];
+    g.edges.forEach(function (x) {
+      if (x.e.back) return;
+      inputs.add(x.dst);
+      if (!consumers.has(x.src)) consumers.set(x.src, new Set());
+      consumers.get(x.src).add(x.dst);
+    });
+    g.order.forEach(function (vid) {
+      var v = vertexOf(vid), targets = consumers.get(vid);
+      if ((v.kind === "parameter" || v.kind === "frozen") && !inputs.has(vid) && targets && targets.size === 1) {
+        lines.push("  { rank=same; " + vid + "; " + targets.values().next().value + "; }");
+      }
+    });
+    return lines;
+  }
+
   function toDot(g) {
     var paths = new Map(), shared = new Map();
     g.order.forEach(function (vid) { paths.set(vid, vertexOf(vid).path); });
@@ -152,6 +171,7 @@
       var elided = x.src === "elided" || x.dst === "elided";
       out.push("  " + x.src + " -> " + x.dst + " [" + (elided ? x.e.elided_attrs : x.e.attrs) + "];");
     });
+    besideConsumers(g).forEach(function (line) { out.push(line); });
     return M.header + out.map(function (line) { return line + "\n"; }).join("") + "}\n";
   }
 
