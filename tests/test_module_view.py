@@ -135,11 +135,11 @@ def test_norm_column_is_torchs_norm_after_the_recorded_call(tmp_path, step):
     capture = Capture.loads(out.read_text())
     (site,) = capture.grad_health.sites
     assert site.recorded_call == (step or 1)
-    from gradscope.analyse.norms import combined_norm, recorded_norms
+    from gradscope.analyse.norms import latest_norm, norm_history
 
-    norms = recorded_norms(capture)
+    norms = norm_history(capture)
     model = next(m for m in capture.modules if m["name"] == "model.2.0")
-    assert math.isclose(combined_norm(norms, model["params"]).value, want["model.2.0"], rel_tol=1e-5)
+    assert math.isclose(latest_norm(norms, model["params"]).value, want["model.2.0"], rel_tol=1e-5)
     assert all(t.grad_values is None for t in capture.tensors if t.param_name == "model.2.0.weight")
 
 

@@ -98,11 +98,11 @@ def _vid(capture: Capture, name: str) -> str:
 def _norm_shown(capture: Capture, name: str) -> str:
     """What the details panel must say of a module's (or a parameter's) gradient norm after the latest
     recorded backward: the module view's number, tested against torch there."""
-    from gradscope.analyse.norms import combined_norm, recorded_norms
+    from gradscope.analyse.norms import latest_norm, norm_history
 
     params = [p for m in capture.modules if m["name"] == name or m["name"].startswith(name + ".") for p in m["params"]]
     params = params or [t.id for t in capture.tensors if t.param_name == name]
-    got = combined_norm(recorded_norms(capture), params)
+    got = latest_norm(norm_history(capture), params)
     steps = [r for r in capture.roots if r.step is not None]
     n, root = next((n, r) for n, r in enumerate(steps, 1) if r.step == got.call)
     name = capture.tensor(root.tensor).name

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from gradscope.analyse.graph import GraphView
-from gradscope.analyse.norms import combined_norm, recorded_norms
+from gradscope.analyse.norms import latest_norm, norm_history
 from gradscope.analyse.statuses import Cut, Statuses, freeze_lines, module_entries
 from gradscope.capture import Capture, TensorInfo
 
@@ -77,7 +77,7 @@ def module_statuses(capture: Capture, statuses: Statuses, view: GraphView | None
     tensors = view.tensors
     lines = freeze_lines(capture)
     roots = recorded_roots(capture)
-    norms = recorded_norms(capture) if has_norms(capture) else None
+    history = norm_history(capture) if has_norms(capture) else None
     out: dict[str, ModuleStatus] = {}
     entries = module_entries(capture)
     called = {m.get("name"): m.get("called", True) is not False for m in capture.modules
@@ -104,10 +104,10 @@ def module_statuses(capture: Capture, statuses: Statuses, view: GraphView | None
         status.frozen = sum(1 for t in params if t.kind == "frozen")
         status.frozen_lines = sorted({lines[t.id] for t in params if t.kind == "frozen" and t.id in lines})
         status.reached = [_reached(params, i) for i in roots]
-        if norms is None:
+        if history is None:
             status.grad_norm = _norm(params)
         else:
-            recorded = combined_norm(norms, status.params)
+            recorded = latest_norm(history, status.params)
             if recorded is not None:
                 status.grad_norm, status.grad_norm_call = recorded.value, recorded.call
         if status.children and not status.called:
@@ -139,7 +139,7 @@ def has_norms(capture: Capture) -> bool:
 
 def param_grad_norm(t: TensorInfo) -> float | None:
     """The norm of `t.grad` at exit, from the values the capture keeps (small gradients only): for
-    captures without recorded norms (`recorded_norms` has the norms after each recorded call)."""
+    captures without recorded norms (`norm_history` has the norms after each recorded call)."""
     if t.grad_values is None:
         return None
     try:

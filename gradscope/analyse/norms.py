@@ -111,11 +111,6 @@ def norm_history(capture: Capture) -> dict[int, dict[int, float]]:
     return out
 
 
-def recorded_norms(capture: Capture) -> dict[int, RecordedNorm]:
-    """Tensor id -> the norm of its gradient right after the latest recorded backward call that left it one."""
-    return {tid: RecordedNorm(calls[max(calls)], max(calls)) for tid, calls in norm_history(capture).items()}
-
-
 def combined_history(history: dict[int, dict[int, float]], tensors) -> dict[int, float]:
     """Recorded call -> the norm of several tensors' gradients together (a module's) right after it, for
     each call that left any of them one; those without a gradient then count as zero."""
@@ -145,12 +140,12 @@ def _number(value: float | str) -> float:
         return math.nan
 
 
-def combined_norm(norms: dict[int, RecordedNorm], tensors) -> RecordedNorm | None:
-    """The norm of several tensors' gradients together (a module's), at the latest recorded call
-    that left any of them one; those without a gradient after that call count as zero, as in
-    `clip_grad_norm_`."""
-    got = [norms[t] for t in dict.fromkeys(tensors) if t in norms]
-    if not got:
+def latest_norm(history: dict[int, dict[int, float]], tensors) -> RecordedNorm | None:
+    """The norm of several tensors' gradients together (a module's) at the latest recorded call that
+    left any of them one (`combined_history`'s last point); those without a gradient after that call
+    count as zero, as in `clip_grad_norm_`."""
+    combined = combined_history(history, tensors)
+    if not combined:
         return None
-    last = max(n.call for n in got)
-    return RecordedNorm(math.sqrt(sum(n.value * n.value for n in got if n.call == last)), last)
+    last = max(combined)
+    return RecordedNorm(combined[last], last)
