@@ -174,7 +174,7 @@ class Recorder:
         event.outputs = tuple(recs)
         if self.nan is not None:
             self.nan.after_op(op, inputs, outputs, mutated, file, line, module)
-        if any_rg:
+        if any_rg and not all(t.requires_grad for t in outputs):  # (most ops: no cut, no call)
             self.facts.on_cut(op, inputs, in_rg, outputs, file, line, grad_mode, off_by)
 
     def _called_by_user(self, frame) -> bool:
@@ -275,7 +275,7 @@ class Recorder:
                 rec.name, rec.scope, rec.bind_line = name, scope, line
             if self.norms is not None and value.requires_grad and value.is_leaf:
                 self.norms.track(rec)
-            if value.grad_fn is not None:
+            if value.grad_fn is not None and value.dim() == 0:  # a scalar with a graph: maybe a loss
                 self.facts.on_bind(value, name, line)
         elif issubclass(kind, _Module):
             self.modules.bind_module(value, name)
