@@ -171,3 +171,16 @@ def test_lightning_trainer_calls_backward(tmp_path):
     names = {t.param_name for t in capture.tensors if t.is_parameter}
     assert names == {f"model.{n}" for n in facts["params"]}
     assert upstream(capture, capture.tensor(root.tensor)) >= names
+
+
+def test_a_graph_built_in_two_threads_is_walked_whole(tmp_path):
+    """Nodes of different threads share sequence numbers (torch counts them per thread): both branches
+    are still walked, and the labels and gradients agree with torch's."""
+    capture, facts = trace(tmp_path, "graph_from_threads")
+    seq_a, seq_b = facts["sequence_nrs"]
+    assert seq_a == seq_b  # what makes this script a test of the walk: torch gave both branches one number
+    same_as_torch(capture, facts)
+    names = sorted(n.name for n in capture.nodes)
+    assert names.count("SinBackward0") == names.count("MulBackward0") == names.count("AccumulateGrad") == 2
+    loss = find(capture, "loss")
+    assert upstream(capture, loss) >= {"x", "y", "a", "b"}

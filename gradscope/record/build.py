@@ -386,7 +386,8 @@ def _attribute_composites(nodes) -> dict:
     A node belongs to the composite whose output node has the smallest sequence number above its
     own and reaches it through unattributed nodes only. Custom `Function` nodes are left alone.
     """
-    labelled = sorted((n.seq, n) for n in nodes if n.event is not None and n.seq is not None)
+    # (nodes built in different threads can share a sequence number: never compare the nodes themselves)
+    labelled = sorted(((n.seq, n) for n in nodes if n.event is not None and n.seq is not None), key=lambda p: p[0])
     seqs = [s for s, _ in labelled]
     by_key = {n.key: n for n in nodes}
     result: dict = {}

@@ -111,14 +111,7 @@ class Graph:
 
     # -- the node walk -----------------------------------------------------------------------
     def _walk(self, root_fn, snap: Snapshot, seen_cut: set) -> tuple:
-        keys: dict[int, tuple] = {}  # id(wrapper) -> key: wrappers stay alive in `hold`, so ids are stable
-
-        def key_of(fn) -> tuple:
-            key = keys.get(id(fn))
-            if key is None:
-                key = keys[id(fn)] = node_key(fn)
-            return key
-
+        key_of = NodeKeys()  # wrappers stay alive in `hold`, so their ids are stable for the walk
         root_key = key_of(root_fn)
         stack = [root_fn]
         visited: set[tuple] = set()
@@ -260,8 +253,31 @@ class Graph:
                     pending.append(src)
 
 
+class NodeKeys:
+    """The keys of the nodes one walk meets, for wrappers the walk holds alive (so ids are unique).
+
+    Sequence numbers are counted per thread: a graph whose parts were built in several threads
+    (DataParallel replicas, a script's own threads) has distinct nodes with one (number, name). The
+    second such node met gets its wrapper's id added to its key, so neither is taken for the other."""
+
+    def __init__(self):
+        self._by_id: dict[int, tuple] = {}
+        self._holder: dict[tuple, int] = {}  # key -> id of the wrapper that has it
+
+    def __call__(self, fn) -> tuple:
+        key = self._by_id.get(id(fn))
+        if key is None:
+            key = node_key(fn)
+            if self._holder.setdefault(key, id(fn)) != id(fn):
+                key = (*key, id(fn))
+                self._holder[key] = id(fn)
+            self._by_id[id(fn)] = key
+        return key
+
+
 def node_key(fn) -> tuple:
-    """Stable while the node lives, even if its Python wrapper is recreated (ids are not)."""
+    """Stable while the node lives, even if its Python wrapper is recreated (ids are not); see
+    `NodeKeys` for nodes built in different threads."""
     name = type(fn).__name__
     if name == "AccumulateGrad":
         variable = getattr(fn, "variable", None)
@@ -310,11 +326,12 @@ def nodes_from(roots, limit: int | None = None, skip=frozenset()):
     in `skip` and stopping after `limit` nodes. Wrappers are held until the walk ends, so a node's
     Python wrapper is not rebuilt (and its id reused) while the walk is still deciding what it saw."""
     stack, seen, hold = list(roots), set(skip), []
+    key_of = NodeKeys()
     found = 0
     while stack and (limit is None or found < limit):
         fn = stack.pop()
         hold.append(fn)
-        key = node_key(fn)
+        key = key_of(fn)
         if key in seen:
             continue
         seen.add(key)
