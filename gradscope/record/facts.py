@@ -140,12 +140,9 @@ class Facts:
     def _params_reached(self, fn, kind, file, line) -> list:
         """The parameters (trainable leaves) a graph reaches, walking at most MAX_WALK of its nodes; a walk
         stopped by that cap is counted in the capture's `dropped` (the list may miss some)."""
-        found, walked = [], 0
-        for node in nodes_from([fn], MAX_WALK + 1):
-            if walked == MAX_WALK:
-                self.recorder.drops.note("reaches", MAX_WALK, kind=kind, file=file, line=line)
-                break
-            walked += 1
+        found = []
+        capped = functools.partial(self.recorder.drops.note, "reaches", MAX_WALK, kind=kind, file=file, line=line)
+        for node in nodes_from([fn], MAX_WALK, on_cap=capped):
             variable = getattr(node, "variable", None) if type(node).__name__ == "AccumulateGrad" else None
             if variable is not None:
                 found.append(self.recorder.record_for(variable))
@@ -237,12 +234,10 @@ class Facts:
                 if rec not in reaches:
                     reaches.append(rec)
                 continue
-            budget, walked = MAX_WALK - len(seen), 0
-            for node in nodes_from([t.grad_fn], max(budget, 0) + 1, skip=seen):
-                if walked >= budget:  # more of the graph than the cap: the leaves behind it are not all known
-                    self.recorder.drops.note("reaches", MAX_WALK, kind="cut", file=site["file"], line=site["line"])
-                    break
-                walked += 1
+            # more of the graph than the cap: the leaves behind it are not all known, and that is counted
+            capped = functools.partial(self.recorder.drops.note, "reaches", MAX_WALK, kind="cut", file=site["file"],
+                                       line=site["line"])
+            for node in nodes_from([t.grad_fn], max(MAX_WALK - len(seen), 0), skip=seen, on_cap=capped):
                 seen.add(node_key(node))
                 variable = getattr(node, "variable", None) if type(node).__name__ == "AccumulateGrad" else None
                 if variable is not None:

@@ -10,6 +10,8 @@ and whose outgoing gradient is not is the origin, cited by the op and line that 
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from gradscope.record.torch_private import DisableTorchFunction
@@ -57,10 +59,9 @@ class NanWatch:
         if self.backward_done:
             return
         starts = [t.grad_fn for t in roots if isinstance(t, _Tensor) and t.grad_fn is not None]
-        for hooked, fn in enumerate(nodes_from(starts, limit=MAX_HOOKED + 1)):
-            if hooked == MAX_HOOKED:  # a bigger graph: the rest of it is not watched, and that is said
-                self.recorder.drops.note("nan_hooks", MAX_HOOKED, kind="backward", by_line=False)
-                break
+        # a bigger graph: the rest of it is not watched, and that is said
+        capped = functools.partial(self.recorder.drops.note, "nan_hooks", MAX_HOOKED, kind="backward", by_line=False)
+        for fn in nodes_from(starts, limit=MAX_HOOKED, on_cap=capped):
             if type(fn).__name__ == "AccumulateGrad":
                 continue
             meta = fn.metadata

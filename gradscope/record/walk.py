@@ -321,19 +321,24 @@ def stack_for_freeing(nodes: int, note_failure) -> None:
         note_failure(exc)
 
 
-def nodes_from(roots, limit: int | None = None, skip=frozenset()):
+def nodes_from(roots, limit: int | None = None, skip=frozenset(), on_cap=None):
     """Every node reachable from `roots` (grad_fn nodes), once each, iteratively, skipping the keys
-    in `skip` and stopping after `limit` nodes. Wrappers are held until the walk ends, so a node's
-    Python wrapper is not rebuilt (and its id reused) while the walk is still deciding what it saw."""
+    in `skip` and stopping after `limit` nodes; `on_cap()` is called when the limit left a node
+    unwalked (so the caller can say what its cap dropped). Wrappers are held until the walk ends, so
+    a node's Python wrapper is not rebuilt (and its id reused) while the walk is still deciding."""
     stack, seen, hold = list(roots), set(skip), []
     key_of = NodeKeys()
     found = 0
-    while stack and (limit is None or found < limit):
+    while stack:
         fn = stack.pop()
         hold.append(fn)
         key = key_of(fn)
         if key in seen:
             continue
+        if limit is not None and found >= limit:
+            if on_cap is not None:
+                on_cap()
+            return
         seen.add(key)
         found += 1
         yield fn
