@@ -20,6 +20,7 @@ from fnmatch import fnmatchcase
 
 import msgspec
 
+from gradscope.analyse.findings.context import listed
 from gradscope.analyse.params import ParamStatus, param_statuses
 from gradscope.capture import Capture
 
@@ -279,7 +280,7 @@ def _nan_violations(runs: list[RunFacts]) -> tuple[list[Violation], str | None]:
                                          run.findings))
         elif facts["nonfinite"] and not scaler:
             bad = sorted(facts["nonfinite"], key=lambda n: (n["first"] or 0, n["name"]))
-            names = ", ".join(f"`{n['name']}`" for n in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            names = listed([f"`{n['name']}`" for n in bad], 3)
             first = bad[0]
             at = f" at line {first['line']}" if first["line"] is not None else ""
             out.append(Violation("nan", f"{rank}--nan: gradients of {names} became NaN/Inf at backward call "

@@ -117,7 +117,6 @@ def _module_boxes(base: Drawing) -> dict[str, Vertex]:
     return boxes  # collapse_modules wrote what each box holds into its details
 
 
-
 def _norm_rows(capture: Capture):
     """vertex -> one details row per recorded backward call that left it a gradient: the norm right after
     that call (a module box: its parameters together, as the module view shows the latest)."""

@@ -15,6 +15,7 @@ from collections import Counter
 from rich.table import Table
 from rich.text import Text
 
+from gradscope.analyse.findings.context import listed
 from gradscope.analyse.graph import GraphView
 from gradscope.analyse.modules import (ModuleStatus, Row, fold_names, fold_rows, has_norms, module_of, module_statuses,
                                        recorded_roots)
@@ -108,9 +109,8 @@ def _params(m: ModuleStatus, count: int) -> Text:
     if count > 1:
         text.append(" each")
     if m.frozen_lines:
-        lines = ", ".join(str(n) for n in m.frozen_lines[:3])
-        more = f" and {len(m.frozen_lines) - 3} more" if len(m.frozen_lines) > 3 else ""
-        text.append(f" · line{'s' if len(m.frozen_lines) > 1 else ''} {lines}{more}", style="cyan")
+        lines = listed([str(n) for n in m.frozen_lines], 3)
+        text.append(f" · line{'s' if len(m.frozen_lines) > 1 else ''} {lines}", style="cyan")
     return text
 
 
@@ -142,27 +142,27 @@ def _cuts(view: GraphView, statuses: Statuses, modules: dict[str, ModuleStatus])
         lines = tuple(sorted({c.line for c in cuts if c.line is not None}))
         alike.setdefault((blank_indices(unit), mtype, len(cuts), lines), []).append(unit)
     for (_, mtype, count, lines), names in alike.items():
-        more = f" and {len(lines) - 3} more" if len(lines) > 3 else ""
-        where = f" · line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines[:3]))}{more}" if lines else ""
+        where = f" · line{'s' if len(lines) > 1 else ''} {listed([str(n) for n in lines], 3)}" if lines else ""
         text.append("\n  ✂ ", style="red")
         text.append(f"frozen {fold_names(names)}", style="bold cyan")
         kind = f" {mtype}" + (f" ×{len(names)}" if len(names) > 1 else "") if mtype else ""
         each = " each" if len(names) > 1 else ""
         text.append(f"{kind}: {count} parameter{'s' if count > 1 else ''}{each} (requires_grad=False){where}")
+    others = [(vid, cut) for vid, cut in statuses.cuts.items() if cut.kind != "frozen"]
     unnamed: dict[str, list[str]] = {}  # reason (with its line) -> unnamed results cut there
-    for vid, cut in statuses.cuts.items():
-        if cut.kind != "frozen":
-            (unnamed.setdefault(cut.reason, []) if _unnamed(view, vid) else []).append(vid)
-    for vid, cut in statuses.cuts.items():
-        if cut.kind == "frozen" or (_unnamed(view, vid) and len(unnamed[cut.reason]) > 1):
-            continue
-        _cut_line(text, cut.reason, _cut_label(view, vid), _readers(view, [vid]))
-    for reason, vids in unnamed.items():
-        if len(vids) > 1:  # e.g. the layers' inner results under one `with torch.no_grad():` line
-            ops = Counter(view.label(vid) for vid in vids)
-            kinds = ", ".join(op + (f" ×{n}" if n > 1 else "") for op, n in ops.most_common(4))
-            more = f" and {len(ops) - 4} more" if len(ops) > 4 else ""
-            _cut_line(text, reason, f"{len(vids)} unnamed results: {kinds}{more}", _readers(view, vids))
+    for vid, cut in others:
+        if _unnamed(view, vid):
+            unnamed.setdefault(cut.reason, []).append(vid)
+    # e.g. the layers' inner results under one `with torch.no_grad():` line: one cut line together
+    grouped = {reason: vids for reason, vids in unnamed.items() if len(vids) > 1}
+    in_groups = {vid for vids in grouped.values() for vid in vids}
+    for vid, cut in others:
+        if vid not in in_groups:
+            _cut_line(text, cut.reason, _cut_label(view, vid), _readers(view, [vid]))
+    for reason, vids in grouped.items():
+        ops = Counter(view.label(vid) for vid in vids)
+        kinds = listed([op + (f" ×{n}" if n > 1 else "") for op, n in ops.most_common()], 4)
+        _cut_line(text, reason, f"{len(vids)} unnamed results: {kinds}", _readers(view, vids))
     return text
 
 
@@ -186,8 +186,7 @@ def _cut_line(text: Text, reason: str, label: str, readers: list[str]) -> None:
     text.append(reason, style="red")
     text.append(f"  {label}")
     if readers:
-        shown = ", ".join(readers[:3]) + (f" and {len(readers) - 3} more" if len(readers) > 3 else "")
-        text.append(f" → {shown}", style="dim")
+        text.append(f" → {listed(readers, 3)}", style="dim")
 
 
 def _cut_label(view: GraphView, vid: str) -> str:

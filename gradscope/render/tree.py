@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from gradscope.analyse.findings.context import listed
 from gradscope.analyse.graph import GraphView, compiled_note, shape_text
 from gradscope.analyse.modules import param_grad_norm
 from gradscope.analyse.statuses import Statuses, describe_cuts, module_entries
@@ -179,8 +180,7 @@ def _constants_text(view: GraphView, vids: list[str]) -> Text:
     for v in vids:
         made_from = [view.label(e.src) for e in view.inputs.get(v, [])]
         names.append(view.label(v) + (f" of {', '.join(made_from)}" if made_from else ""))
-    shown = ", ".join(names[:CONSTANTS_NAMED]) + (f" and {len(names) - CONSTANTS_NAMED} more"
-                                                  if len(names) > CONSTANTS_NAMED else "")
+    shown = listed(names, CONSTANTS_NAMED)
     return Text(f"· constant input{'s' if len(names) > 1 else ''} (no gradient, nothing cut): {shown}", style="dim")
 
 
