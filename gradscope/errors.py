@@ -2,9 +2,15 @@
 
 
 class GradscopeError(Exception):
-    """A problem gradscope reports as one line (never a traceback)."""
+    """A problem gradscope reports as one line (never a traceback): control characters in the message
+    (a newline in a capture's field name, an escape sequence in a path) are written out as escapes."""
 
     exit_code = 2
+
+    def __init__(self, message: str = ""):
+        from gradscope.escape import printable  # (escape imports capture, which imports this module)
+
+        super().__init__(printable(str(message)))
 
 
 class UsageError(GradscopeError):

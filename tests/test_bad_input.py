@@ -10,7 +10,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLES, SCRIPTS, run_gradscope
@@ -198,6 +198,7 @@ def test_mutated_captures_load_or_raise_capture_error(good_capture, data):
 
 @settings(max_examples=150, deadline=None)
 @given(json_values)
+@example([{"\n": None}])  # an unknown field named by a newline: msgspec's message quotes it (found by this test)
 def test_random_json_loads_or_raises_capture_error(value):
     _load_or_capture_error(json.dumps(value))
     _load_or_capture_error(json.dumps({"format_version": 1, "tensors": value}))
