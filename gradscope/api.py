@@ -103,7 +103,9 @@ class PreparedTrace:
             exit_info = {"code": result.exit_code, "exception": result.exception}
             capture = self._build_capture(recorder, script=target.display, argv=[target.argv0, *self.args],
                                           exit_info=exit_info)
-        _check_step(self.step, recorder.backward_count)
+            backward_calls = recorder.backward_count
+            recorder.release()
+        _check_step(self.step, backward_calls)
         return TraceResult(capture, result.exit_code, result.interrupted, own_imports)
 
 
@@ -177,6 +179,7 @@ class TraceSession:
                 exception = {"type": exc_type.__name__, "message": str(exc), "line": None, "file": None}
             self.capture = build_capture(recorder, script="<block>", argv=list(sys.argv),
                                          exit_info={"code": 1 if exc else 0, "exception": exception})
+            recorder.release()
 
     # -- conveniences for notebooks ----------------------------------------------------------------
     def tree(self) -> str:

@@ -48,7 +48,11 @@ Scalar = bool | int | float | str
 
 def json_scalar(value: Any) -> Any:
     """A scalar as strict JSON and this schema hold it: non-finite floats become "nan", "inf" or
-    "-inf", integers outside int64 become their digits (as text)."""
+    "-inf", integers outside int64 become their digits (as text). Runs for every saved value of every
+    node a snapshot walks: the common exact types go first."""
+    kind = type(value)
+    if kind is int and -(2**63) <= value <= _INT64_MAX or kind is str or kind is bool:
+        return value
     if isinstance(value, float) and not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value <= _INT64_MAX:

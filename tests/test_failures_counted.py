@@ -102,4 +102,4 @@ def test_a_call_that_cannot_be_made_from_the_users_frame_is_counted(monkeypatch,
 
     monkeypatch.setattr(mode, "_impersonate", _fail)
     diag = _only(traced(), "record/mode.py:")
-    assert "(_call_from)" in diag.where and diag.count >= 1
+    assert "(__torch_function__)" in diag.where and diag.count >= 1

@@ -64,15 +64,24 @@ class EdgeStatus:
 
 @dataclass
 class Statuses:
+    """Vertices not listed carry gradient (grad_fn nodes, most tensors). Edge statuses are derived
+    when asked (a report of a 100,000-node graph asks about a few dozen edges)."""
+
     vertices: dict[str, VertexStatus]
-    edges: dict[tuple[str, str], EdgeStatus]
     cuts: dict[str, Cut]  # cut vid -> Cut, in the order the capture lists the tensors
+    inputs: dict[str, list]  # vid -> the capture's edges into it (the graph view's)
+    _edges: dict[tuple[str, str], EdgeStatus] = field(default_factory=dict)
 
     def vertex(self, vid: str) -> VertexStatus:
         return self.vertices.get(vid) or VertexStatus("grad")
 
     def edge(self, src: str, dst: str) -> EdgeStatus:
-        return self.edges.get((src, dst)) or EdgeStatus("grad")
+        status = self._edges.get((src, dst))
+        if status is None:
+            edge = next((e for e in self.inputs.get(dst, ()) if e.src == src), None)
+            status = EdgeStatus("grad") if edge is None else _edge_status(edge, self.vertices)
+            self._edges[(src, dst)] = status
+        return status
 
     def cuts_behind(self, vid: str) -> list[Cut]:
         """The cut itself for a cut vertex, the cuts upstream for a constant, else nothing."""
@@ -83,8 +92,8 @@ class Statuses:
 
 
 def compute(capture: Capture, view: GraphView | None = None) -> Statuses:
-    """Statuses of every vertex and edge of `capture` (one pass; linear in the graph for the usual
-    few cuts, bounded by cuts x constants downstream of them otherwise)."""
+    """Statuses of the vertices of `capture` (one pass; linear in the graph for the usual few cuts,
+    bounded by cuts x constants downstream of them otherwise), and of its edges when asked."""
     view = view or GraphView(capture)
     lines = freeze_lines(capture)
     owners = frozen_units(capture)
@@ -98,14 +107,8 @@ def compute(capture: Capture, view: GraphView | None = None) -> Statuses:
             vertices[t.vid] = VertexStatus("cut", cut)
         else:
             vertices[t.vid] = VertexStatus(status)
-    for n in capture.nodes:
-        if n.tensor is None or f"t{n.tensor}" not in vertices:
-            vertices.setdefault(n.vid, VertexStatus("grad"))
     _propagate_behind(view, vertices, cuts)
-    edges: dict[tuple[str, str], EdgeStatus] = {}
-    for e in capture.edges:
-        edges[(e.src, e.dst)] = _edge_status(e, vertices)
-    return Statuses(vertices, edges, cuts)
+    return Statuses(vertices, cuts, view.inputs)
 
 
 def _tensor_status(view: GraphView, t: TensorInfo) -> str:

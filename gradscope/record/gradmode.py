@@ -10,6 +10,7 @@ import sys
 
 import torch
 
+from gradscope.record.paths import frame_line
 from gradscope.record.torchfiles import torch_files
 
 # Frames of torch's grad-mode machinery: a switch is the user's when the frame above these is.
@@ -55,13 +56,13 @@ class GradModeTracker:
             stack.append((current, self.off_by))
         else:
             self._drops.note("grad_mode_switches", _MAX_DEPTH, file=f.f_code.co_filename if f else None,
-                             line=f.f_lineno if f else None, by_line=False)
+                             line=frame_line(f) if f else None, by_line=False)
         if not enable:
             if current or self.off_by is None:  # also a switch inside C++'s own grad-off (Function.forward)
                 # a @torch.no_grad() function of the user's: its decorator's line as well as the call's
                 by_def = (decorated.co_firstlineno if is_user and decorated is not None
                           and self._is_user_code(decorated) else None)
-                self.off_by = (is_user, f.f_code.co_filename if f else None, f.f_lineno if f else None, how, by_def)
+                self.off_by = (is_user, f.f_code.co_filename if f else None, frame_line(f) if f else None, how, by_def)
         else:
             self.off_by = None
 

@@ -15,6 +15,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from gradscope.record.facts import LOSS_OPS
+from gradscope.record.paths import frame_line
 from gradscope.record.torch_private import (
     SET_GRAD_ENABLED,
     DisableTorchFunction,
@@ -157,7 +158,12 @@ class RecordingMode(TorchFunctionMode):
             recorder.note_failure(exc)
             return func(*args, **kwargs)
         try:
-            out = _call_from(sys._getframe(1), func, args, kwargs, recorder.note_failure)
+            call_as = _impersonate(sys._getframe(1), func)
+        except Exception as exc:  # noqa: BLE001
+            recorder.note_failure(exc)
+            call_as = None
+        try:
+            out = func(*args, **kwargs) if call_as is None else call_as(func, args, kwargs)
         except BaseException as exc:
             try:
                 file, line = recorder.where(3)
@@ -309,7 +315,7 @@ def _impersonate(frame, func):
         frame = frame.f_back  # a Python-level torch function re-entered through handle_torch_function
     if frame is None:
         return None
-    line = frame.f_lineno
+    line = frame_line(frame)
     if not line:
         return None
     key = (frame.f_code, line)

@@ -15,6 +15,21 @@ import sys
 import sysconfig
 
 _GRADSCOPE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LINES_MAX = 100_000
+_lines: dict = {}  # (code, f_lasti) -> line number
+
+
+def frame_line(frame) -> int | None:
+    """`frame.f_lineno`, cached per instruction. Python computes it by scanning the code object's line
+    table from its start, so in a training loop at a script's top level (a long module code object)
+    it cost more than the rest of recording the op."""
+    key = (frame.f_code, frame.f_lasti)
+    line = _lines.get(key)
+    if line is None:
+        if len(_lines) >= _LINES_MAX:
+            _lines.clear()
+        line = _lines[key] = frame.f_lineno
+    return line
 
 
 def _installed_dirs() -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from gradscope.record.gradmode import GradModeTracker
 from gradscope.record.modules import ModuleNamer
 from gradscope.record.nan import NanWatch
 from gradscope.record.norms import NormTracker
+from gradscope.record.paths import frame_line
 from gradscope.record.records import MAX_CUT_DEPTH, ModuleAttr, OpEvent, TensorRecord
 from gradscope.record.registry import TensorRegistry, refresh_state
 from gradscope.record.snapshots import SnapshotStore
@@ -95,7 +96,7 @@ class Recorder:
         f = self.user_frame(depth)
         if f is None:
             return None, None
-        return f.f_code.co_filename, f.f_lineno
+        return f.f_code.co_filename, frame_line(f)
 
     # -- ops ---------------------------------------------------------------------------------
     def on_op(self, op: str, inputs, in_rg, out, mutated, file, line, grad_mode) -> None:
@@ -120,6 +121,7 @@ class Recorder:
         registry = self.registry
         lookup = registry.lookup
         recs = []
+        lost_grad = False  # an output without gradient
         seen_nodes = set()
         # a detach is a cut when the user's code made it, or when what it detached carried gradient: a library
         # detaching a constant (`nn.Buffer(t)`, `register_buffer`) cuts nothing of the user's
@@ -140,6 +142,7 @@ class Recorder:
                 self._note_mutation(op, rec, file, line)
                 self.facts.on_mutation(op, rec, t, file, line)
             else:
+                lost_grad = lost_grad or not t.requires_grad
                 continue  # an op that returned one of its inputs unchanged
             rec.event_ref = event.weak()
             self._hold_if_cut(rec, t, event, in_recs)
@@ -161,6 +164,7 @@ class Recorder:
                 rec.cut_line = line
                 rec.cut_op = op
             refresh_state(rec, t)
+            lost_grad = lost_grad or not rec.requires_grad
             fn = t.grad_fn
             if fn is not None and id(fn) not in seen_nodes:
                 if not seen_nodes and saved_tensors_hooked():
@@ -174,7 +178,7 @@ class Recorder:
         event.outputs = tuple(recs)
         if self.nan is not None:
             self.nan.after_op(op, inputs, outputs, mutated, file, line, module)
-        if any_rg and not all(t.requires_grad for t in outputs):  # (most ops: no cut, no call)
+        if any_rg and lost_grad:  # (most ops: no cut, no call)
             self.facts.on_cut(op, inputs, in_rg, outputs, file, line, grad_mode, off_by)
 
     def _called_by_user(self, frame) -> bool:
@@ -429,6 +433,13 @@ class Recorder:
         elif self.backward_count == 0:
             self.store.take_implicit_roots(variables)
 
+
+    def release(self) -> None:
+        """The capture is built and nothing reads the recorder again: drop all it holds now. Its parts
+        point back at it, so the record (hundreds of thousands of objects on a large trace) would
+        otherwise wait in cycles for the cyclic collector, whose last pass at exit would traverse it
+        all; dropped here, reference counting frees it at once."""
+        self.__dict__.clear()
 
     def _raise_frames(self, tb) -> list[tuple[str, str, int, dict]]:
         """(function, file, line, {local name: record}) per user frame of the traceback, outermost first.

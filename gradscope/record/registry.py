@@ -1,8 +1,8 @@
 """The tensor registry: one `TensorRecord` per tensor object the script touched, held weakly.
 
-A record outlives its tensor (the capture describes freed tensors too); the registry only maps live
-tensors to their records, and forgets a freed tensor before it is next asked anything, so ids are
-never confused. The weak references' callback is a list's `append`, which runs no Python code: a
+A record outlives its tensor (the capture describes freed tensors too); the registry maps live
+tensors to their records. A freed tensor's entry stays until the next record is made, but its
+reference is dead, so a new tensor that reuses its id is never taken for it. The weak references' callback is a list's `append`, which runs no Python code: a
 Ctrl-C cannot land in it (in a Python callback it would be printed as "Exception ignored" and lost).
 """
 
@@ -30,8 +30,7 @@ class TensorRegistry:
         self._freed: list[_Ref] = []  # references whose tensor was freed, not yet forgotten (never rebound)
 
     def lookup(self, t) -> TensorRecord | None:
-        if self._freed:
-            self._forget_freed()
+        # a freed tensor's entry may still be here, but its reference is dead: never taken for `t`
         entry = self._live.get(id(t))
         if entry is not None and entry[0]() is t:
             return entry[1]
@@ -65,11 +64,12 @@ class TensorRegistry:
         """`event` changed the live tensor `t` in place: it is now what last made it."""
         self._live[id(t)][2] = event
 
-    def entries(self) -> list[tuple]:
-        """(weak ref, record, producing event) of every live tensor, as a list (safe to iterate)."""
+    def entries(self) -> list[list]:
+        """[weak ref, record, producing event] of every live tensor, as a list (safe to iterate; the
+        entries themselves are the registry's: read them, never change them)."""
         if self._freed:
             self._forget_freed()
-        return [tuple(entry) for entry in self._live.values()]
+        return list(self._live.values())
 
     def _forget_freed(self) -> None:
         freed, live = self._freed, self._live  # the same list: every reference appends to it

@@ -116,10 +116,11 @@ class Graph:
         stack = [root_fn]
         visited: set[tuple] = set()
         hold = []  # keeps node wrappers alive during the walk so they are not rebuilt
+        known = key_of.by_id  # read inline: this loop runs for every node and edge
         while stack:
             fn = stack.pop()
             hold.append(fn)
-            key = key_of(fn)
+            key = known.get(id(fn)) or key_of(fn)
             if key in visited:
                 continue
             visited.add(key)
@@ -131,7 +132,7 @@ class Graph:
             if node.name == "AccumulateGrad" and node.owner is not None:
                 snap.leaves.append(node.owner)
             for nfn, _ in fn.next_functions:
-                if nfn is not None and key_of(nfn) not in visited:
+                if nfn is not None and (known.get(id(nfn)) or key_of(nfn)) not in visited:
                     stack.append(nfn)
             event = node.event
             if event is not None:
@@ -152,7 +153,11 @@ class Graph:
                 node.owner = self._registry.record_for(variable)
                 refresh_state(node.owner, variable)
             return node
-        event = node_event(fn, self._note_failure)
+        try:
+            event = fn.metadata.get("gradscope")  # (node_event, inline: this runs for every node)
+        except Exception as exc:  # noqa: BLE001
+            self._note_failure(exc)
+            event = None
         node.event = event
         if event is not None:
             claimants = tuple(r for r in event.outputs if r.node_seq == seq and r.grad_fn == name)
@@ -162,7 +167,7 @@ class Graph:
             elif len(claimants) == 1 and claimants[0].tensor() is None:
                 node.owner = claimants[0]
             node.claimants = claimants
-        hooked = self.unpack_would_call_hooks(event)
+        hooked = event.hooked if event is not None else self.saved_hooks_seen  # (unpack_would_call_hooks)
         node.saved = self._saved(fn, hooked)
         facts = self._facts
         if hooked:
@@ -261,17 +266,17 @@ class NodeKeys:
     second such node met gets its wrapper's id added to its key, so neither is taken for the other."""
 
     def __init__(self):
-        self._by_id: dict[int, tuple] = {}
+        self.by_id: dict[int, tuple] = {}  # id(wrapper) -> key of the wrappers met so far
         self._holder: dict[tuple, int] = {}  # key -> id of the wrapper that has it
 
     def __call__(self, fn) -> tuple:
-        key = self._by_id.get(id(fn))
+        key = self.by_id.get(id(fn))
         if key is None:
             key = node_key(fn)
             if self._holder.setdefault(key, id(fn)) != id(fn):
                 key = (*key, id(fn))
                 self._holder[key] = id(fn)
-            self._by_id[id(fn)] = key
+            self.by_id[id(fn)] = key
         return key
 
 
