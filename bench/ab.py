@@ -60,12 +60,16 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__.splitlines()[0])
     parser.add_argument("rev", help="the git revision to compare with (e.g. the one bench/results.md was measured at)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", action="append", choices=[name for name, _, _ in CASES],
+                        help="run only this workload (repeatable)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         sides = {"old": _checkout(args.rev, tmp), "new": ROOT}
         print(f"| workload | figure | plain | {args.rev[:10]} | this tree | new/old |")
         print("|---|---|---|---|---|---|")
         for name, (script, *rest), key in CASES:
+            if args.only and name not in args.only:
+                continue
             command = [workload(script), *rest]
             got: dict[str, list[float]] = {"plain": [], "old": [], "new": []}
             for _ in range(args.repeats):

@@ -19,16 +19,19 @@ from gradscope.output import render_bytes
 from gradscope.render.tree import render_text
 
 from bench.harness import workload
+from bench.workloads import _marks
 
 
 def main(argv: list[str]) -> None:
     name, out_dir, args = argv[0], argv[1], argv[2:]
     facts: dict = {"recursion_error": None}
     try:
+        _marks.start()  # (bench.instructions counts record + walk + tree)
         start = time.perf_counter()
         result = trace_target(runner.resolve_script(workload(name)), args)
         traced = time.perf_counter()
         tree = render_text(result.capture)
+        _marks.stop()
         facts["record_walk_tree_s"] = time.perf_counter() - start
         facts["tree_s"] = time.perf_counter() - traced
         facts["tree_lines"] = tree.count("\n")
