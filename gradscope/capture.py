@@ -98,6 +98,7 @@ class TensorInfo(_Record):
     grad_mode: bool = True  # grad mode when it was made
     user_no_grad: bool = False  # the user's own code had grad mode off when it was made
     inference_made: bool = False
+    origin_dropped: bool = False  # the ops that made it were not kept: its cut chain was deeper than the cap (format 7)
 
     @property
     def vid(self) -> str:
@@ -381,15 +382,16 @@ class SourceLine(_Record):
 class Dropped(_Record):
     """A cap on recording was reached: what it left out, how many, and where (format 7).
 
-    events: moments of one kind at one line beyond the first `cap` (the latest is kept too);
-    cut_sites: cut ops at lines beyond the first `cap` cut sites; cut_origins: tensors shown whose origin
-    (the ops that made them) was not kept, cut chains being deeper than `cap`; reaches: walks for the
-    parameters behind a cut (kind "cut"), a detach ("cut_params") or an unused loss ("loss") stopped after
-    `cap` graph nodes; frame_locals: tensor locals of a raising frame beyond `cap`; warnings: distinct
-    warnings beyond `cap`, shown but not kept; mutations: storages changed in place forgotten when the
-    in-place log passed `cap` (an older in-place change of a saved tensor goes unexplained); cut_ancestry:
-    tensors whose making was not followed once a snapshot had followed `cap`; grad_mode_switches: nested
-    grad-mode switches beyond `cap` not remembered (a guard against unbalanced enter/exit); nan_hooks:
+    events: moments of one kind at one line beyond the first `cap` (the latest is kept too); cut_sites: cut ops
+    at lines beyond the first `cap` cut sites; cut_origins: tensors shown whose origin (the ops that made them)
+    was not kept, cut chains being deeper than `cap`; reaches: walks for the parameters behind a cut (kind
+    "cut"), a detach ("cut_params") or an unused loss ("loss"), for the node a custom Function's backward error
+    names ("custom_backward"), or through never-backpropagated graphs for saved tensors changed in place
+    ("pending") stopped after `cap` graph nodes; frame_locals: tensor locals of a raising frame beyond `cap`;
+    warnings: distinct warnings beyond `cap`, shown but not kept; mutations: storages changed in place forgotten
+    when the in-place log passed `cap` (an older in-place change of a saved tensor goes unexplained);
+    cut_ancestry: tensors whose making was not followed once a snapshot had followed `cap`; grad_mode_switches:
+    nested grad-mode switches beyond `cap` not remembered (a guard against unbalanced enter/exit); nan_hooks:
     backward nodes past `cap` not watched by --nan.
     """
 

@@ -11,11 +11,12 @@ import json
 
 import pytest
 
-from conftest import SCRIPTS, run_gradscope, run_python, trace_json
+from conftest import ROOT, SCRIPTS, run_gradscope, run_python, trace_json
 from gradscope.analyse.findings import find_all
 from gradscope.analyse.modules import module_statuses
 from gradscope.analyse.statuses import compute, freeze_lines
 from gradscope.capture import Capture
+from gradscope.render.tree import ORIGIN_DROPPED, render_text
 from gradscope.record.recorder import EVENT_CAP_PER_SITE
 from gradscope.record.records import MAX_CUT_DEPTH
 
@@ -94,6 +95,22 @@ def test_the_other_caps_say_what_they_dropped(tmp_path):
     assert (dropped["cut_origins"].count, dropped["cut_origins"].line, dropped["cut_origins"].cap) == \
         (1, 12, MAX_CUT_DEPTH)
     assert len([t for t in capture.tensors if t.line == 12]) < knows["chain"]
+    [oldest] = [t for t in capture.tensors if t.origin_dropped]
+    assert oldest.line == 12 and not oldest.requires_grad
+
+
+def test_a_cut_chain_deeper_than_kept_is_marked_where_it_stops(tmp_path):
+    """The tree, expanded in full, follows the no_grad chain back to the tensor whose making was not
+    kept and says so there, once; torch agrees the whole chain has no gradient."""
+    proc, data = trace_json(SCRIPTS / "deep_cut_chain.py", tmp_path=tmp_path)
+    assert proc.returncode == 0
+    capture = Capture.from_json(data)
+    [oldest] = [t for t in capture.tensors if t.origin_dropped]
+    assert (oldest.line, oldest.kind, oldest.requires_grad) == (8, "no_grad", False)
+    tree = render_text(capture, {"depth": 1000, "view": "graph"}, width=4000)  # deep: no wrapping
+    chain = [line for line in tree.splitlines() if "deep_cut_chain.py:8" in line]
+    assert 1 < len(chain) <= MAX_CUT_DEPTH + 1
+    assert ORIGIN_DROPPED in chain[-1] and not any(ORIGIN_DROPPED in line for line in chain[:-1])
 
 
 def test_the_report_says_what_the_caps_left_out(tmp_path):
@@ -148,3 +165,21 @@ def test_the_recorders_guards_count_what_they_left_out(monkeypatch, capsys):
     assert dropped["grad_mode_switches"].cap == 1 and dropped["grad_mode_switches"].line is not None
     assert dropped["cut_ancestry"].cap == 1 and dropped["cut_ancestry"].count >= 1
     assert dropped["nan_hooks"].cap == 2
+
+
+def test_the_findings_walks_past_their_cap_are_counted(monkeypatch, capsys):
+    """The search for a custom Function's node named by a backward error, and the check of a loss's
+    graph that no backward ran through, say when MAX_WALK stopped them (kinds custom_backward, pending)."""
+    from gradscope import runner
+    from gradscope.api import trace_target
+    from gradscope.record import facts
+
+    monkeypatch.setattr(facts, "MAX_WALK", 2)
+    custom = trace_target(runner.resolve_script(str(ROOT / "tests" / "diagnosis" / "buggy" / "custom_function_missing_grad.py")), [])
+    unused = trace_target(runner.resolve_script(str(SCRIPTS / "no_backward.py")), [])
+    capsys.readouterr()
+    [walk] = [d for d in custom.capture.dropped if d.what == "reaches" and d.kind == "custom_backward"]
+    assert (walk.cap, walk.count, walk.line) == (2, 1, 29)  # the failing loss.backward()
+    assert not [e for e in custom.capture.events if e.__struct_config__.tag == "custom_backward"]
+    [walk] = [d for d in unused.capture.dropped if d.what == "reaches" and d.kind == "pending"]
+    assert (walk.cap, walk.count) == (2, 1)

@@ -215,10 +215,15 @@ def _dropped(recorder: Recorder, recs: list, display) -> list[Dropped]:
            for kind, file, line, count in recorder.dropped_events()]
     out += [Dropped(key[0], count, cap, key[1] if len(key) > 1 else None, where(file), line)
             for key, (count, cap, file, line) in recorder.drops.by_site.items()]
-    capped = [rec for rec in recs if rec.origin_capped and not rec.requires_grad and rec.event is None]
+    capped = [rec for rec in recs if _origin_dropped(rec)]
     if capped:
         out.append(Dropped("cut_origins", len(capped), MAX_CUT_DEPTH, None, where(capped[0].file), capped[0].line))
     return out
+
+
+def _origin_dropped(rec) -> bool:
+    """A tensor without gradient whose making was not kept (see `Recorder._hold_if_cut`)."""
+    return rec.origin_capped and not rec.requires_grad and rec.event is None
 
 
 # -- gradient health -------------------------------------------------------------------------------
@@ -326,6 +331,7 @@ def _tensor_info(rec, cid, qualnames, display, snap_roots) -> TensorInfo:
         cut_line=rec.cut_line,
         cut_op=rec.cut_op,
         frozen_line=rec.frozen_line,
+        origin_dropped=_origin_dropped(rec),
         param_name=rec.param_name,
         module=qualnames.get(rec.module) if rec.module is not None else None,
         grad_is_none=rec.grad_is_none if rec.alive else None,

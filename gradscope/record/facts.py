@@ -374,14 +374,16 @@ class Facts:
                         "backward_calls": rec.backward_count})
 
     @_guarded
-    def on_backward_error(self, exc, roots) -> None:
+    def on_backward_error(self, exc, roots, file, line) -> None:
         """A custom Function's backward returned the wrong gradients: note where its backward is."""
         match = _CUSTOM_BACKWARD.search(str(exc))
         if match is None:
             return
         name = match.group(1)
         fns = [t.grad_fn for t in roots if t.grad_fn is not None]
-        for fn in nodes_from(fns, MAX_WALK):
+        capped = functools.partial(self.recorder.drops.note, "reaches", MAX_WALK, kind="custom_backward",
+                                   file=file, line=line)
+        for fn in nodes_from(fns, MAX_WALK, on_cap=capped):
             if type(fn).__name__ != name:
                 continue
             cls = getattr(fn, "_forward_cls", None)
@@ -444,7 +446,8 @@ class Facts:
             t = site.ref() if site.ref is not None and not site.reached else None
             if t is not None and t.grad_fn is not None:
                 roots.append(t.grad_fn)
-        for fn in nodes_from(roots, MAX_WALK, skip=set(graph.nodes)):  # nodes a snapshot saw are checked
+        capped = functools.partial(self.recorder.drops.note, "reaches", MAX_WALK, kind="pending")
+        for fn in nodes_from(roots, MAX_WALK, skip=set(graph.nodes), on_cap=capped):  # a snapshot's nodes are checked
             name = type(fn).__name__
             if name == "AccumulateGrad":
                 continue

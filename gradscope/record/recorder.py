@@ -344,7 +344,7 @@ class Recorder:
                 snap = self._snapshot_failed(call, roots, file, line)
             if snap is not None:
                 snap.raised = f"{type(exc).__name__}: {exc}"
-            self.facts.on_backward_error(exc, roots)
+            self.facts.on_backward_error(exc, roots, file, line)
             raise
         finally:
             try:

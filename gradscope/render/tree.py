@@ -30,6 +30,7 @@ CONSTANTS_NAMED = 4
 NAME_WIDTH = 40  # longer names in the table are shortened in the middle
 VALUES_SHOWN = 4  # gradients with more elements are shown as norm and shape  # folded constant inputs named on their line before "and N more"
 
+ORIGIN_DROPPED = "what made it was not kept: its cut chain is deeper than recording keeps"
 KIND_STYLES = {
     "parameter": "bold green",
     "frozen": "cyan",
@@ -179,7 +180,9 @@ def _constants_text(view: GraphView, vids: list[str]) -> Text:
     names = []
     for v in vids:
         made_from = [view.label(e.src) for e in view.inputs.get(v, [])]
-        names.append(view.label(v) + (f" of {', '.join(made_from)}" if made_from else ""))
+        t = view.tensor_of(v)
+        dropped = f" ({ORIGIN_DROPPED})" if t is not None and t.origin_dropped else ""
+        names.append(view.label(v) + (f" of {', '.join(made_from)}" if made_from else "") + dropped)
     shown = listed(names, CONSTANTS_NAMED)
     return Text(f"· constant input{'s' if len(names) > 1 else ''} (no gradient, nothing cut): {shown}", style="dim")
 
@@ -219,6 +222,8 @@ def _vertex_text(view: GraphView, vid: str) -> Text:
     extra = _kind_detail(view, t)
     if extra:
         text.append(f"  {extra}", style=KIND_STYLES.get(t.kind, ""))
+    if t.origin_dropped:
+        text.append(f"  ({ORIGIN_DROPPED})", style="dim")
     return text
 
 
