@@ -5,12 +5,16 @@ import json
 import sys
 import time
 
+import _marks
+
 STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 
+_marks.start()
 start = time.perf_counter()
 total = 0
 for i in range(STEPS):
     a = i * 2
     total += a
 loop_s = time.perf_counter() - start
+_marks.stop()
 print("BENCH " + json.dumps({"loop_s": loop_s, "assignments": STEPS * 3}))
