@@ -433,7 +433,6 @@ class Recorder:
         elif self.backward_count == 0:
             self.store.take_implicit_roots(variables)
 
-
     def release(self) -> None:
         """The capture is built and nothing reads the recorder again: drop all it holds now. Its parts
         point back at it, so the record (hundreds of thousands of objects on a large trace) would

@@ -2,8 +2,9 @@
 
 A record outlives its tensor (the capture describes freed tensors too); the registry maps live
 tensors to their records. A freed tensor's entry stays until the next record is made, but its
-reference is dead, so a new tensor that reuses its id is never taken for it. The weak references' callback is a list's `append`, which runs no Python code: a
-Ctrl-C cannot land in it (in a Python callback it would be printed as "Exception ignored" and lost).
+reference is dead, so a new tensor that reuses its id is never taken for it. The weak references'
+callback is a list's `append`, which runs no Python code: a Ctrl-C cannot land in it (in a Python
+callback it would be printed as "Exception ignored" and lost).
 """
 
 from __future__ import annotations
