@@ -153,11 +153,7 @@ class Graph:
                 node.owner = self._registry.record_for(variable)
                 refresh_state(node.owner, variable)
             return node
-        try:
-            event = fn.metadata.get("gradscope")  # (node_event, inline: this runs for every node)
-        except Exception as exc:  # noqa: BLE001
-            self._note_failure(exc)
-            event = None
+        event = node_event(fn, self._note_failure)
         node.event = event
         if event is not None:
             claimants = tuple(r for r in event.outputs if r.node_seq == seq and r.grad_fn == name)
@@ -167,7 +163,7 @@ class Graph:
             elif len(claimants) == 1 and claimants[0].tensor() is None:
                 node.owner = claimants[0]
             node.claimants = claimants
-        hooked = event.hooked if event is not None else self.saved_hooks_seen  # (unpack_would_call_hooks)
+        hooked = self.unpack_would_call_hooks(event)
         node.saved = self._saved(fn, hooked)
         facts = self._facts
         if hooked:
