@@ -103,12 +103,18 @@ def test_a_cut_chain_deeper_than_kept_is_marked_where_it_stops(tmp_path):
     """The tree, expanded in full, follows the no_grad chain back to the tensor whose making was not
     kept and says so there, once; torch agrees the whole chain has no gradient."""
     proc, data = trace_json(SCRIPTS / "deep_cut_chain.py", tmp_path=tmp_path)
+    torch_says = json.loads(run_python(SCRIPTS / "deep_cut_chain.py").stdout)["tensors"]
     assert proc.returncode == 0
     capture = Capture.from_json(data)
+    for name in ("w", "h"):
+        [t] = [t for t in capture.tensors if t.name == name and t.alive]
+        said = torch_says[name]
+        assert (t.requires_grad, t.is_leaf, t.grad_fn, t.grad_is_none) == \
+            (said["requires_grad"], said["is_leaf"], said["grad_fn"], said["grad_is_none"])
     [oldest] = [t for t in capture.tensors if t.origin_dropped]
-    assert (oldest.line, oldest.kind, oldest.requires_grad) == (8, "no_grad", False)
+    assert (oldest.line, oldest.kind, oldest.requires_grad) == (10, "no_grad", False)
     tree = render_text(capture, {"depth": 1000, "view": "graph"}, width=4000)  # deep: no wrapping
-    chain = [line for line in tree.splitlines() if "deep_cut_chain.py:8" in line]
+    chain = [line for line in tree.splitlines() if "deep_cut_chain.py:10" in line]
     assert 1 < len(chain) <= MAX_CUT_DEPTH + 1
     assert ORIGIN_DROPPED in chain[-1] and not any(ORIGIN_DROPPED in line for line in chain[:-1])
 

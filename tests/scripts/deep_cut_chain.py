@@ -1,6 +1,8 @@
 """A cut whose making is deeper than gradscope keeps: 300 ops under no_grad from a trainable leaf."""
 import torch
 
+import _facts
+
 w = torch.ones(3, requires_grad=True)
 with torch.no_grad():
     h = w * 1.0
@@ -8,3 +10,4 @@ with torch.no_grad():
         h = h * 1.001
 loss = (w * h).sum()
 loss.backward()
+_facts.dump(w=w, h=h)
