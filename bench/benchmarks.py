@@ -159,13 +159,19 @@ def loop(s: Settings) -> list:
 
 
 def assignments(s: Settings) -> list:
+    """Two loops of plain-Python assignments: one whose bindings gradscope proves plain from the source
+    (no check is inserted), and one whose values it cannot prove (each binding keeps its check)."""
     steps = "300000" if s.quick else "1000000"
-    plains, traceds = alternate([PY, workload("assignments"), steps],
-                                [*GRADSCOPE, "-q", workload("assignments"), steps], s.repeats)
-    p, t = median(r.facts["loop_s"] for r in plains), median(r.facts["loop_s"] for r in traceds)
-    n = plains[0].facts["assignments"]
-    return [("assignments", f"{n} plain-Python assignments (binding hook): plain {p:.2f} s, traced {t:.2f} s",
-             f"{t / p:.2f}x", "<= 1.30x", t / p <= 1.3)]
+    rows = []
+    for script, what in (("assignments", "proven plain from the source"),
+                         ("opaque_assignments", "checked at run time")):
+        plains, traceds = alternate([PY, workload(script), steps], [*GRADSCOPE, "-q", workload(script), steps],
+                                    s.repeats)
+        p, t = median(r.facts["loop_s"] for r in plains), median(r.facts["loop_s"] for r in traceds)
+        n = plains[0].facts["assignments"]
+        rows.append(("assignments", f"{n} plain-Python assignments, {what}: plain {p:.2f} s, traced {t:.2f} s",
+                     f"{t / p:.2f}x", "<= 1.30x", t / p <= 1.3))
+    return rows
 
 
 def peers(s: Settings) -> list:

@@ -28,6 +28,7 @@ CASES = [
     ("loop", ["loop", "200"], 200, "step"),
     ("deep_rnn", ["deep_rnn", "3000"], 3000, "step: record + walk + tree, as bench.stages"),
     ("assignments", ["assignments", "300000"], 900_000, "assignment"),
+    ("opaque_assignments", ["opaque_assignments", "300000"], 900_000, "assignment"),
 ]
 # deep_rnn's figure is in-process stages (bench/stages.py marks them); plain: the script alone
 _PLAIN_SCRIPT = ("import runpy, sys, torch; from bench.workloads import _marks; sys.argv = sys.argv[1:]; "

@@ -34,6 +34,7 @@ CASES = {
     "saved_hooks": ["saved_hooks.py"],
     "shadowing": ["shadowing/imports_own.py"],
     "compile_strict": ["compile_warnings_as_errors.py"],
+    "compile_user_code": ["compile_user_code.py"],
     "stack_limit": ["stack_limit.py"],
 }
 
@@ -145,6 +146,17 @@ def test_compiled_module_does_not_warn_of_gradscopes_hooks(runs):
     out, capture = _same(runs, "compile_strict")
     assert out.startswith("compiled module ran, grad [1, 3]\nfilters ") and out.endswith(" 1\n")  # one "error" filter
     assert capture["exit"]["code"] == 0 and capture["backward_calls"] == 1
+
+
+def test_torch_compile_traces_the_scripts_own_code_as_python_gives_it(runs):
+    """Functions and a module forward of the script's own, compiled with fullgraph=True: the same
+    gradients, graphs, graph breaks (none) and recompiles (none) as under python; gradscope still
+    names the script's variables outside the compiled code."""
+    out, capture = _same(runs, "compile_user_code")
+    assert out.startswith("grads [0.0, 6.0, 12.0, 18.0]") and out.endswith(" 3 Adds k.\ngraphs 4 breaks 0 recompiles 0\n")
+    assert capture["backward_calls"] == 3
+    named = {t.get("name") for t in capture["tensors"]}
+    assert {"loss", "w", "x"} <= named
 
 
 def test_the_script_sees_pythons_stack_but_for_the_launchers_two_frames(tmp_path):

@@ -18,7 +18,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from gradscope import runner
-from gradscope.record import mode, names
+from gradscope.record import compile_switch, mode, names
 from gradscope.record.mode import RecordingMode
 from gradscope.record.paths import UserFiles
 from gradscope.record.recorder import Recorder
@@ -46,6 +46,7 @@ class Instrumentation:
         self.recorder = Recorder(self.user_files, step=step, root_names=tuple(root_names), stop_after=stop_after,
                                  **(health or {}))
         self.finder = names.UserModuleFinder(self.user_files.is_user_file, self.recorder.note_failure)
+        self.dynamo_watch = compile_switch.DynamoWatch(self.recorder.note_failure)
         self._bindable_types: set = set()
         self._handles: list = []
         self._show_hooks = _nothing  # undoes hide_global_hooks
@@ -119,7 +120,8 @@ class Instrumentation:
                 register_optimizer_step_pre_hook(self._guard(_first(rec.norms.before_step))),
                 register_optimizer_step_post_hook(self._guard(_first(rec.norms.after_step))),
             ]
-        names.install_hook(self._bind)
+        names.install_hook(self._bind, compile_switch.SWITCH)
+        self.dynamo_watch.install()
         self.finder.install()
         self._patch_threads()
         self._patch_warnings()
@@ -147,6 +149,7 @@ class Instrumentation:
             self._unpatch_warnings()
             self._unpatch_threads()
             self.finder.remove()
+            self.dynamo_watch.remove()
             names.remove_hook()
             self._bindable_types.clear()
             for handle in self._handles:
