@@ -2,7 +2,11 @@
 optimizer step did to the parameters (issue 14).
 
 Cheap by construction: one `torch._foreach_norm` per device and one host transfer per backward
-call (no `.item()` per parameter), one more of each per optimizer step. Summaries are bounded:
+call (no `.item()` per parameter), one more of each per optimizer step. On a GPU the transfer does
+not wait: the norms are copied to pinned host memory behind the work already queued, and read a
+call or more later, once the copy is done (`HostValues`, `NormTracker.pending`). So the script's own
+stream is never synchronised by gradscope, and the numbers are those of the call they belong to,
+applied to the summaries in call order. On the CPU they are read at once. Summaries are bounded:
 exact first/last/min/max/counts, and a series of at most SERIES_MAX points thinned evenly
 (every other point is dropped when it is full, and from then on every 2nd, 4th... call is kept).
 Nothing here keeps a tensor alive: tensors are reached through the recorder's weak references.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections import deque
 
 import torch
 
@@ -23,6 +28,7 @@ from gradscope.record.torch_private import foreach_norm
 from gradscope.record.torchfiles import torch_files
 
 SERIES_MAX = 512
+PENDING_MAX = 8  # transfers in flight before the oldest is waited for (bounds the lag and the memory)
 DEAD_ROWS_KEPT = 32  # indices of dead rows kept per weight (all are counted)
 _strided = torch.strided
 _CLIP_FILE = torch_files("nn/utils/clip_grad.py")
@@ -141,6 +147,7 @@ class NormTracker:
         self.clip_max_norm = None
         self.grad_scaler = False
         self.unit_rows: dict[int, bool] = {}  # record id -> it is a Linear's weight (rows are units)
+        self.pending: deque = deque()  # (transfers, apply) in call order (see the module doc)
 
     # -- which tensors ---------------------------------------------------------------------------
     def track(self, rec) -> None:
@@ -192,7 +199,10 @@ class NormTracker:
         self.stepped = False
         if not grads:
             return
-        values = _norms(grads)
+        self._defer([_norms(grads)], lambda values: self._add_norms(site, step, recs, values, recorded))
+        self._watch_rows(site, recs, grads, tensors)
+
+    def _add_norms(self, site: Site, step: int, recs, values, recorded: bool) -> None:
         modules: dict[int, float] = {}
         total = 0.0
         params = site.params
@@ -214,7 +224,26 @@ class NormTracker:
                 series = site.modules[owner] = Series()
             series.add(step, math.sqrt(squared), recorded)
         site.model.add(step, math.sqrt(total), recorded)
-        self._watch_rows(site, recs, grads, tensors)
+
+    # -- reading transfers in call order -----------------------------------------------------------
+    def _defer(self, values: list[HostValues], apply) -> None:
+        """`apply(*read values)` once their copies are done, after everything deferred before it."""
+        self.pending.append((values, apply))
+        self.flush(max(0, len(self.pending) - PENDING_MAX))
+
+    def flush(self, wait_for: int | None = None) -> None:
+        """Apply, in order, the deferred values whose copies are done, waiting for the first `wait_for`
+        of them (None: for all, as when the capture is built)."""
+        pending = self.pending
+        while pending:
+            values, apply = pending[0]
+            if wait_for is None or wait_for > 0 or all(v.done() for v in values):
+                pending.popleft()
+                if wait_for:
+                    wait_for -= 1
+                apply(*[v.read() for v in values])
+            else:
+                break
 
     def _watch_rows(self, site: Site, recs, grads, tensors) -> None:
         """Note which rows of each Linear weight got a non-zero gradient at this call (see the module doc)."""
@@ -234,15 +263,7 @@ class NormTracker:
             pending.append(watch)
         if not pending:
             return
-        by_device: dict = {}
-        for watch, done in zip(pending, masks):
-            by_device.setdefault(done.device, []).append((watch, done))
-        for items in by_device.values():
-            flags = torch.stack([done for _, done in items]).cpu().tolist()
-            for (watch, _), every_row in zip(items, flags):
-                if every_row:  # every row has had a gradient: nothing dead can be found any more
-                    watch.alive = None
-                    watch.done = True
+        self._defer([HostValues(masks)], lambda flags: _stop_watching(pending, flags))
 
     def _is_unit_rows(self, rec, t) -> bool:
         """A Linear's weight: its rows are the layer's output units (an Embedding's rows are tokens)."""
@@ -278,7 +299,7 @@ class NormTracker:
 
     # -- around each optimizer step ---------------------------------------------------------------
     def before_step(self, optimizer) -> None:
-        self.before = (optimizer, _norms([p for p in _step_params(optimizer)], exact=True))
+        self.before = (optimizer, _norms(_step_params(optimizer), exact=True))
 
     def after_step(self, optimizer) -> None:
         """Note which parameters with a non-zero gradient this step changed (their norm moved)."""
@@ -290,12 +311,15 @@ class NormTracker:
             return
         params = _step_params(optimizer)
         lrs = [group.get("lr") for group in optimizer.param_groups for p in group["params"] if _measurable(p)]
+        recs = [self.recorder.record_for(p) if p.grad is not None else None for p in params]
         after = _norms(params, exact=True)
-        if len(after) != len(before[1]):
+        self._defer([before[1], after], lambda old, new: self._note_updates(recs, lrs, old, new))
+
+    def _note_updates(self, recs, lrs, before, after) -> None:
+        if len(after) != len(before):
             return  # the step changed the parameter groups
-        for p, lr, old, new in zip(params, lrs, before[1], after):
-            rec = self.recorder.record_for(p)
-            if p.grad is None or not self.last_norm.get(rec.id):
+        for rec, lr, old, new in zip(recs, lrs, before, after):
+            if rec is None or not self.last_norm.get(rec.id):
                 continue
             update = self.updates.get(rec.id)
             if update is None:
@@ -325,24 +349,66 @@ def _step_params(optimizer) -> list:
     return [p for group in optimizer.param_groups for p in group["params"] if _measurable(p)]
 
 
-def _norms(tensors, exact: bool = False) -> list[float]:
-    """The 2-norm of each tensor, as Python floats: one `_foreach_norm` and one transfer per device.
-    `exact`: accumulated in float64 (where the device has it), so that a step that changes a parameter
-    by far less than float32 resolves in its norm (a bias of -100 moving by 1e-6) still shows."""
+def _norms(tensors, exact: bool = False) -> HostValues:
+    """The 2-norm of each tensor: one `_foreach_norm` and one transfer per device. `exact`: accumulated in
+    float64 (where the device has it), so that a step that changes a parameter by far less than float32
+    resolves in its norm (a bias of -100 moving by 1e-6) still shows."""
     by_device: dict = {}
     for i, t in enumerate(tensors):
         by_device.setdefault(t.device, []).append(i)
-    out = [0.0] * len(tensors)
+    norms = [None] * len(tensors)
     with torch.no_grad():
         for device, indices in by_device.items():
             dtype = torch.float64 if exact and device.type != "mps" else None
-            norms = foreach_norm([tensors[i] for i in indices], dtype)
-            if len({n.dtype for n in norms}) > 1:
-                norms = [n.float() for n in norms]
-            values = torch.stack(norms).cpu().double().tolist()
-            for i, v in zip(indices, values):
+            for i, n in zip(indices, foreach_norm([tensors[i] for i in indices], dtype)):
+                norms[i] = n
+    return HostValues(norms)
+
+
+class HostValues:
+    """Scalars on their devices, as Python values in their order, from one stacked copy per device. On a
+    GPU the copy goes to pinned host memory without waiting (`non_blocking`), and a CUDA event recorded
+    behind it on the current stream says when it is done."""
+
+    __slots__ = ("count", "parts")
+
+    def __init__(self, scalars: list):
+        self.count = len(scalars)
+        by_device: dict = {}
+        for i, s in enumerate(scalars):
+            by_device.setdefault(s.device, []).append(i)
+        self.parts = []  # (indices, host tensor, event or None)
+        for device, indices in by_device.items():  # (the scalars were made under no_grad: no graph here)
+            group = [scalars[i] for i in indices]
+            if len({s.dtype for s in group}) > 1:
+                group = [s.float() for s in group]
+            stacked = torch.stack(group)
+            if device.type == "cuda":
+                host = stacked.to("cpu", non_blocking=True)  # torch pins the destination
+                event = torch.cuda.Event()
+                event.record(torch.cuda.current_stream(device))
+            else:
+                host, event = stacked.cpu(), None
+            self.parts.append((indices, host, event))
+
+    def done(self) -> bool:
+        return all(event is None or event.query() for _, _, event in self.parts)
+
+    def read(self) -> list:
+        out = [None] * self.count
+        for indices, host, event in self.parts:
+            if event is not None:
+                event.synchronize()
+            for i, v in zip(indices, host.tolist()):
                 out[i] = v
-    return out
+        return out
+
+
+def _stop_watching(watches: list, flags: list) -> None:
+    for watch, every_row in zip(watches, flags):
+        if every_row:  # every row has had a gradient: nothing dead can be found any more
+            watch.alive = None
+            watch.done = True
 
 
 def _clip_max_norm(local_vars: dict):

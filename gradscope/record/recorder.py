@@ -412,6 +412,11 @@ class Recorder:
     def finish(self, namespace: dict | None, traceback=None) -> None:
         """Called once the script ended: take implicit or named roots, refresh final states, and note the
         tensors in the locals of each user frame the script's exception (`traceback`) left."""
+        if self.norms is not None:
+            try:
+                self.norms.flush()  # the norms of the last calls may still be on their way (a GPU)
+            except Exception as exc:  # noqa: BLE001
+                self.note_failure(exc)
         self.raise_frames = self._raise_frames(traceback)
         variables = {}
         if namespace is not None:
