@@ -24,12 +24,16 @@ graphviz:
 	  (apt-get update -qq && apt-get install -y -qq graphviz) >/dev/null 2>&1 || \
 	  echo "warning: could not install Graphviz; SVG/PNG/PDF output will be unavailable"; }
 
-# The HTML test drives a real headless browser (Debian's chromium + chromium-driver).
+# The HTML tests drive real headless browsers: Debian's chromium + chromium-driver, and firefox-esr.
 browser:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
 	  echo "installing chromium and chromium-driver (for the HTML browser test)"; \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 || \
 	  echo "warning: could not install chromium/chromium-driver; tests/test_render_html.py will fail"; }
+	@command -v firefox-esr >/dev/null 2>&1 || { \
+	  echo "installing firefox-esr (for the HTML browser test in Firefox)"; \
+	  (apt-get update -qq && apt-get install -y -qq firefox-esr) >/dev/null 2>&1 || \
+	  echo "warning: could not install firefox-esr; tests/test_render_html_firefox.py will fail"; }
 
 # The README's pictures, drawn by gradscope itself from the samples.
 pictures: setup
