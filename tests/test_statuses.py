@@ -147,3 +147,32 @@ def test_module_view_is_the_default_for_models_and_says_frozen_with_the_line():
     assert "✂ frozen model.stem Sequential: 2 parameters (requires_grad=False) · line 44" in text
     both = render_text(_frozen_stem_capture(3), {"view": "all"})
     assert "Gradient flow by module" in both and "root " in both
+
+
+def _no_grad_chain_capture() -> Capture:
+    """Under one `with torch.no_grad():` at line 3: a = w*2, b = a+1, c = b*3; then y = w*c (root).
+    Only a's making removed a gradient (its input w required grad; b's and c's inputs did not)."""
+    made = dict(cut_op="no_grad", cut_line=3, user_no_grad=True)
+    tensors = [
+        _t(0, "leaf", "w"),
+        _t(1, "no_grad", "a", op="mul", inputs_required_grad=True, **made),
+        _t(2, "no_grad", "b", op="add", **made),
+        _t(3, "no_grad", "c", op="mul", **made),
+        _t(4, "nonleaf", "y", op="mul"),
+    ]
+    edges = [
+        EdgeInfo("t0", "t1", False, "no_grad · line 3", "no_grad", 3),
+        EdgeInfo("t1", "t2", False, None, "constant", None),
+        EdgeInfo("t2", "t3", False, None, "constant", None),
+        EdgeInfo("t0", "t4"),
+        EdgeInfo("t3", "t4", False, None, "constant", None),
+    ]
+    return Capture(script="s.py", tensors=tensors, edges=edges, roots=[RootInfo(tensor=4, line=20, step=1)])
+
+
+def test_a_no_grad_chain_is_drawn_cut_once_where_the_gradient_was_removed():
+    text = render_text(_no_grad_chain_capture(), {"view": "graph"})
+    assert [line.split("✂ ")[1].split()[0] for line in text.splitlines() if "✂" in line] == ["a", "w"]
+    quiet = [line for line in text.splitlines() if "(no gradient: no_grad · line 3)" in line]
+    assert [line.split("── ")[1].split()[0] for line in quiet] == ["c", "b"]  # named, said, not cut
+    assert list(compute(_no_grad_chain_capture()).cuts) == ["t1", "t2", "t3"]  # the Cuts list keeps them

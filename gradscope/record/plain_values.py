@@ -266,8 +266,9 @@ class _Analysis:
         return known
 
     def loop(self, stmt, known: dict) -> None:
-        """A `for` or `while`: find what stays known at the head of every iteration, then analyse
-        the body from there (recording), and the `else` from nothing."""
+        """A `for` or `while`: find what stays known at the head of every iteration, then analyse the
+        body from there (recording), and the `else` from the head; after the loop, what every way out
+        (the head, each `break`) keeps."""
         header = stmt.iter if not isinstance(stmt, ast.While) else stmt.test
         if not self.pure(header, known):
             self.forget(known)

@@ -135,11 +135,14 @@ class TreeRenderer:
                     constants.append(edge.src)  # data, targets, buffers: one line per node, not a cut
                     continue
                 child_label = Text()
-                if status.status == "cut":
+                cut = status.status == "cut" and not _cut_up_its_chain(view, edge.src)
+                if cut:
                     child_label.append("✂ ", style="red")
                 child_label.append_text(_vertex_text(view, edge.src))
-                if status.status == "cut":
+                if cut:
                     child_label.append(f"  [cut: {status.reason}]", style="red")
+                elif status.status == "cut":
+                    child_label.append(f"  (no gradient: {status.reason})", style="dim")
                 elif status.note:
                     child_label.append(f"  ({status.note})", style="dim")
                 elif source.behind:
@@ -150,6 +153,15 @@ class TreeRenderer:
                 branch.add(_constants_text(view, constants))
             stack.extend(reversed(pending))
         return tree
+
+
+def _cut_up_its_chain(view: GraphView, vid: str) -> bool:
+    """A tensor made under no_grad / inference_mode from inputs that had no gradient (`b = a + 1` after
+    `a = w * 2`, both under one `no_grad`): no gradient was removed where it was made, so its edges are
+    not drawn as cuts; the one that removed it is, up the chain (unless that start was not kept)."""
+    t = view.tensor_of(vid)
+    return (t is not None and t.kind in ("no_grad", "inference") and t.op is not None
+            and not t.inputs_required_grad and not t.origin_dropped)
 
 
 def _hidden(view: GraphView, vid: str, shown: set[str]) -> list[str]:
