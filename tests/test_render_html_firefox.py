@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import SCRIPTS, run_gradscope
+from test_render_html import models  # noqa: F401 - the same traced ResNet and GAN pages, as a fixture
 
 from gradscope.capture import Capture
 from gradscope.render import drawing as drawing_mod
@@ -61,18 +61,6 @@ def firefox(tmp_path_factory):
 
 def _js(value) -> str:
     return "true" if value is True else "false" if value is False else repr(value).replace("'", '"')
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("firefox-models")
-    out = {}
-    for name in ("resnet_frozen_stem", "gan_step"):
-        capture, page = folder / f"{name}.json", folder / f"{name}.html"
-        proc = run_gradscope("trace", "--quiet", "--json", capture, "-o", page, SCRIPTS / "models" / f"{name}.py")
-        assert proc.returncode == 0, proc.stderr
-        out[name] = (Capture.loads(capture.read_text()), page)
-    return out
 
 
 def _load(session, page) -> None:
