@@ -63,15 +63,19 @@ class DynamoWatch(importlib.abc.MetaPathFinder):
         if fullname != "torch._dynamo":
             return None
         self.remove()
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None:
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+            if spec is None or spec.loader is None:
+                return None
+            exec_module = spec.loader.exec_module
+            note_failure = self.note_failure
+
+            def exec_then_register(module):
+                exec_module(module)
+                register_with_dynamo(note_failure)
+
+            spec.loader.exec_module = exec_then_register  # this module's own loader: no other import sees it
+            return spec
+        except Exception as exc:  # noqa: BLE001 - the import goes on as python would make it
+            self.note_failure(exc)
             return None
-        exec_module = spec.loader.exec_module
-        note_failure = self.note_failure
-
-        def exec_then_register(module):
-            exec_module(module)
-            register_with_dynamo(note_failure)
-
-        spec.loader.exec_module = exec_then_register  # this module's own loader: no other import sees it
-        return spec
