@@ -263,7 +263,7 @@ class NormTracker:
             pending.append(watch)
         if not pending:
             return
-        self._defer([HostValues(masks)], lambda flags: _stop_watching(pending, flags))
+        self._defer([HostValues.of(masks)], lambda flags: _stop_watching(pending, flags))
 
     def _is_unit_rows(self, rec, t) -> bool:
         """A Linear's weight: its rows are the layer's output units (an Embedding's rows are tokens)."""
@@ -353,16 +353,20 @@ def _norms(tensors, exact: bool = False) -> HostValues:
     """The 2-norm of each tensor: one `_foreach_norm` and one transfer per device. `exact`: accumulated in
     float64 (where the device has it), so that a step that changes a parameter by far less than float32
     resolves in its norm (a bias of -100 moving by 1e-6) still shows."""
+    groups = []
+    with torch.no_grad():
+        for device, indices in _by_device(tensors).items():
+            dtype = torch.float64 if exact and device.type != "mps" else None
+            groups.append((device, indices, foreach_norm([tensors[i] for i in indices], dtype)))
+    return HostValues(len(tensors), groups)
+
+
+def _by_device(tensors) -> dict:
+    """device -> the indices of the tensors on it, in order."""
     by_device: dict = {}
     for i, t in enumerate(tensors):
         by_device.setdefault(t.device, []).append(i)
-    norms = [None] * len(tensors)
-    with torch.no_grad():
-        for device, indices in by_device.items():
-            dtype = torch.float64 if exact and device.type != "mps" else None
-            for i, n in zip(indices, foreach_norm([tensors[i] for i in indices], dtype)):
-                norms[i] = n
-    return HostValues(norms)
+    return by_device
 
 
 class HostValues:
@@ -372,14 +376,11 @@ class HostValues:
 
     __slots__ = ("count", "parts")
 
-    def __init__(self, scalars: list):
-        self.count = len(scalars)
-        by_device: dict = {}
-        for i, s in enumerate(scalars):
-            by_device.setdefault(s.device, []).append(i)
+    def __init__(self, count: int, groups):
+        """`groups`: (device, indices, the scalars at those indices), one per device."""
+        self.count = count
         self.parts = []  # (indices, host tensor, event or None)
-        for device, indices in by_device.items():  # (the scalars were made under no_grad: no graph here)
-            group = [scalars[i] for i in indices]
+        for device, indices, group in groups:  # (the scalars were made under no_grad: no graph here)
             if len({s.dtype for s in group}) > 1:
                 group = [s.float() for s in group]
             stacked = torch.stack(group)
@@ -390,6 +391,11 @@ class HostValues:
             else:
                 host, event = stacked.cpu(), None
             self.parts.append((indices, host, event))
+
+    @classmethod
+    def of(cls, scalars: list) -> HostValues:
+        return cls(len(scalars), [(device, indices, [scalars[i] for i in indices])
+                                  for device, indices in _by_device(scalars).items()])
 
     def done(self) -> bool:
         return all(event is None or event.query() for _, _, event in self.parts)
