@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ CASES = {
     "compile_strict": ["compile_warnings_as_errors.py"],
     "compile_user_code": ["compile_user_code.py"],
     "stack_limit": ["stack_limit.py"],
+    "torch_warnings": ["torch_warnings.py"],
 }
 
 
@@ -174,6 +176,14 @@ def test_the_script_sees_pythons_stack_but_for_the_launchers_two_frames(tmp_path
     assert 0 <= py_depth - gs_depth <= 2, (py_depth, gs_depth)
     assert (gs.returncode, gs.stderr) == (py.returncode, py.stderr) == (0, py.stderr)
     assert b"stack.py:29: UserWarning: points at the caller's line" in py.stderr
+
+
+def test_pytorchs_warnings_point_at_the_scripts_lines(runs):
+    """float() of a tensor that requires grad, a non-leaf's .grad, torch.tensor(t) here and in a
+    function: each of PyTorch's warnings names the script's line, as under python."""
+    _same(runs, "torch_warnings")
+    lines = [int(m) for m in re.findall(rb"torch_warnings.py:(\d+): UserWarning", runs["torch_warnings"][0].stderr)]
+    assert lines == [11, 13, 14, 18], lines
 
 
 def test_an_ordinary_graph_leaves_the_stack_limit_alone(runs):

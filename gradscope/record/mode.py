@@ -200,10 +200,11 @@ class RecordingMode(TorchFunctionMode):
     def _escape(self, func, name, args, kwargs):
         """`.item()`, `.tolist()`, `.numpy()`, `float(t)`: values leave the graph as plain Python or
         NumPy values. Noted (when the tensor carries gradient) so that a loss rebuilt from them later
-        can be traced back here; a refused `.numpy()` is noted as a failed op."""
+        can be traced back here; a refused `.numpy()` is noted as a failed op. Called as the script's
+        line calls it, so that PyTorch's warning on reading a value that requires grad points there."""
         recorder = self.recorder
         try:
-            out = func(*args, **kwargs)
+            out = _call_from(sys._getframe(2), func, args, kwargs, recorder.note_failure)
         except BaseException as exc:
             try:
                 file, line = recorder.where(3)
