@@ -32,7 +32,9 @@ from gradscope.errors import CaptureError
 #    each site's recorded call (NormSite.recorded_call, NormSeries.recorded) and dead rows of Linear weights.
 # 7: `dropped` (what each cap on recording left out); a tensor's `frozen_line`; events past a line's cap: its latest;
 #    `sources` (the text of the lines tensors and nodes were made at).
-FORMAT_VERSION = 7
+# 8: a `cut` event's kind `grad` (gradients autograd.grad returned without create_graph=True); `cleared_grads`;
+#    a module's `grad_buffers`.
+FORMAT_VERSION = 8
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
 KINDS: tuple[str, ...] = Kind.__args__
@@ -262,7 +264,7 @@ class ApiResultEvent(_Event, tag="api_result"):
     tensor: Index | None = None
 
 
-CutWhy = Literal["detach", "no_grad", "inference", "library", "nondiff", "copy", "value"]
+CutWhy = Literal["detach", "no_grad", "inference", "library", "nondiff", "copy", "value", "grad"]
 
 
 class CutEvent(_Event, tag="cut"):
@@ -323,6 +325,14 @@ class ReplacedEvent(_Event, tag="replaced"):
     new: list[Index] = msgspec.field(default_factory=list)  # the new submodule's parameters
 
 
+class ClearedGradsEvent(_Event, tag="cleared_grads"):
+    """An optimizer's zero_grad() (at file/line) ran after the backward calls since its previous step
+    and before its next one: that step applied none of their gradients."""
+
+    backward_line: Index | None = None  # the latest backward call before the zero_grad()
+    step_line: Index | None = None  # the step that followed it
+
+
 class CheckpointEvent(_Event, tag="checkpoint"):
     """An activation-checkpoint call."""
 
@@ -331,7 +341,7 @@ class CheckpointEvent(_Event, tag="checkpoint"):
 
 Event = (InplaceEvent | GradReadEvent | RetainGradEvent | ErrorEvent | LossTargetEvent | CutParamsEvent
          | UnusedLossEvent | ApiResultEvent | CutEvent | SavedModifiedEvent | SavedChangedViaDataEvent | EscapeEvent
-         | CustomBackwardEvent | ReplacedEvent | CheckpointEvent)
+         | CustomBackwardEvent | ReplacedEvent | CheckpointEvent | ClearedGradsEvent)
 _EVENT_TENSOR_FIELDS = ("tensor", "input", "nearby", "saved", "base")
 _EVENT_TENSOR_LIST_FIELDS = ("tensors", "reaches", "old", "new")
 
@@ -341,6 +351,7 @@ class ModuleInfo(TypedDict):
     type: str
     called: NotRequired[bool]  # its forward ran
     params: list[Index]  # its direct parameters' tensor ids
+    grad_buffers: NotRequired[list[Index]]  # its direct buffers that require grad (format 8)
 
 
 class OptimizerInfo(TypedDict):

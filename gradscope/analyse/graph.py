@@ -89,7 +89,10 @@ def tensor_label(t: TensorInfo, rebinds: set[str] | None = None) -> str:
         return name
     if t.op:
         return f"({t.op})"
-    return t.grad_fn or f"tensor#{t.id}"
+    if t.grad_fn:
+        return t.grad_fn
+    what = "nn.Parameter" if t.is_parameter else "tensor"  # no name, op or grad_fn: say where it was made
+    return f"({what}, line {t.line})" if t.line is not None else f"({what})"
 
 
 def _rebound_names(tensors) -> set[str]:

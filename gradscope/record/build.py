@@ -178,7 +178,8 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         stopped_after=recorder.stop_after if recorder.stopped else None,
         events=[_event_record(e, cid, display, qualnames) for e in recorder.events],
         modules=[{"name": name, "type": entry["type"], "called": entry["called"],
-                  "params": [cid[r.id] for r in entry["params"] if r.id in cid]}
+                  "params": [cid[r.id] for r in entry["params"] if r.id in cid],
+                  "grad_buffers": [cid[r.id] for r in entry["grad_buffers"] if r.id in cid]}
                  for name, entry in modules.entries.items()],
         optimizers=[{"name": e["name"], "type": e["type"], "params": [cid[r.id] for r in e["params"]],
                      "line": e["line"]} for e in modules.optimizer_entries.values()],

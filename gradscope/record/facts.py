@@ -53,10 +53,9 @@ MAX_WALK = 20000  # graph nodes visited per walk of a never-backpropagated graph
 MAX_MUTATIONS = 50000  # storages remembered in the in-place log before it starts over
 MAX_CUT_SITES = 2000  # (line, op) sites where gradient stopped, kept for the cut frontier
 _DETACH_OPS = frozenset({"detach", "detach_", "Tensor.data"})
-# Ops that copy values out of the graph into a new tensor.
 # Ops whose result is not data flowing on from their input: freezing, reading a gradient.
-_NOT_CUTS = frozenset({"requires_grad_", "Tensor.requires_grad=", "Tensor.grad", "Tensor.grad=", "autograd.grad",
-                       "retain_grad"})
+_NOT_CUTS = frozenset({"requires_grad_", "Tensor.requires_grad=", "Tensor.grad", "Tensor.grad=", "retain_grad"})
+# Ops that copy values out of the graph into a new tensor.
 _COPY_OPS = frozenset({"tensor", "as_tensor", "asarray", "from_numpy", "Tensor.new_tensor", "new_tensor"})
 
 
@@ -179,6 +178,8 @@ class Facts:
             why = "no_grad" if off_by is not None and off_by[0] else "library"
         elif op in _COPY_OPS:
             why = "copy"
+        elif op == "autograd.grad":
+            why = "grad"  # gradients returned without create_graph=True: no graph of their own
         else:
             why = "nondiff"
         site = self._cut_site(op, why, file, line, cut_recs[0])
@@ -191,6 +192,14 @@ class Facts:
         if why == "library" and "api" not in site:
             site["api"], site["twin"] = self._library_api()
         self._note_reaches(site, [t for t, rg in zip(inputs, in_rg) if rg])
+
+    @_guarded
+    def on_data_assign(self, op, target, value, file, line) -> None:
+        """`t.data = expr` where expr carries gradient: its values are copied into t and its graph is
+        dropped, a cut as `detach()` is (the tensor it cut from is expr, which no vertex shows)."""
+        site = self._cut_site(op, "detach", file, line, self.recorder.record_for(target, file, line))
+        if site is not None:
+            self._note_reaches(site, [value])
 
     @_guarded
     def on_value_read(self, op, t, file, line) -> None:

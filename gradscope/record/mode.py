@@ -33,6 +33,10 @@ _BACKWARD_CALLS = {
     torch.autograd.grad: "autograd.grad",
 }
 _SET_GRAD = SET_GRAD_ENABLED
+# torch.optim's zero_grad() opens a profiler range named "Optimizer.zero_grad#...": the one op it runs
+# that the mode sees when it sets the gradients to None.
+_RECORD_FUNCTION = torch.ops.profiler._record_function_enter_new
+_ZERO_GRAD_RANGE = "Optimizer.zero_grad#"
 _NoTorchFunction = DisableTorchFunction
 # True while torch.compile traces: then this mode traces to a plain call (no graph break, nothing recorded).
 _compiling = torch.compiler.is_compiling
@@ -146,12 +150,23 @@ class RecordingMode(TorchFunctionMode):
             except Exception as exc:  # noqa: BLE001
                 recorder.note_failure(exc)
             return func(*args, **kwargs)
+        if func is _RECORD_FUNCTION:
+            if args and isinstance(args[0], str) and args[0].startswith(_ZERO_GRAD_RANGE):
+                try:
+                    recorder.on_zero_grad(sys._getframe(1))
+                except Exception as exc:  # noqa: BLE001
+                    recorder.note_failure(exc)
+            return func(*args, **kwargs)
         try:
             grad_mode = torch.is_grad_enabled()
             if not grad_mode and recorder.library_grad_off():
                 return self._internal(func, name, inplace, args, kwargs)
             # `ones_like(x)` / `x.new_zeros(n)` read only x's shape and dtype: x is not an input
-            inputs = [] if name.endswith("_like") or name.startswith("new_") else _tensors_in(args, kwargs)
+            # (but `x.new_tensor(data)` copies the values of data, which is)
+            if name.endswith("_like") or name.startswith("new_"):
+                inputs = _tensors_in(args[1:], {}) if name == "new_tensor" else []
+            else:
+                inputs = _tensors_in(args, kwargs)
             with _NoTorchFunction():  # our reads must not reach a subclass's own __torch_function__
                 in_rg = tuple(t.requires_grad for t in inputs)
         except Exception as exc:  # noqa: BLE001

@@ -23,7 +23,7 @@ class ModuleNamer:
         self.optimizer_entries: dict[int, dict] = {}  # id(optimizer) -> {"name", "type", "params", "line"}
         self.params: dict[int, object] = {}  # record id -> parameter record (every module's)
         self.qualnames: dict[int, str] = {}  # id(module) -> qualified name
-        self.entries: dict[str, dict] = {}  # qualified name -> {"type", "params", "called"}
+        self.entries: dict[str, dict] = {}  # qualified name -> {"type", "params", "grad_buffers", "called"}
 
     @property
     def current(self) -> int | None:
@@ -101,7 +101,9 @@ class ModuleNamer:
                     rec.is_parameter = True
                     self.params[rec.id] = rec
                     params.append(rec)
-                self.entries[qual] = {"type": type(sub).__name__, "params": params,
+                # a buffer that requires grad is a learnable value model.parameters() never yields
+                grad_buffers = [registry.record_for(b) for b in sub.buffers(recurse=False) if b.requires_grad]
+                self.entries[qual] = {"type": type(sub).__name__, "params": params, "grad_buffers": grad_buffers,
                                       "called": id(sub) in self._called}
             for pname, p in root.named_parameters(prefix=prefix):
                 rec = registry.lookup(p)

@@ -92,6 +92,21 @@ class Recorder:
         """The innermost frame in the user's files (or None), walking up from our caller's caller."""
         return self.user_files.innermost_user_frame(sys._getframe(depth))
 
+    def on_zero_grad(self, frame) -> None:
+        """An optimizer's zero_grad() began (`frame`: the profiler range it opened): which optimizer, from
+        the zero_grad frame's `self`, and the user's line that called it."""
+        if self.norms is None:
+            return
+        for _ in range(4):
+            frame = frame.f_back
+            if frame is None:
+                return
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, torch.optim.Optimizer):
+                file, line = self.where(3)
+                self.norms.on_zero_grad(owner, file, line)
+                return
+
     def where(self, depth: int = 3):
         f = self.user_frame(depth)
         if f is None:
@@ -180,6 +195,8 @@ class Recorder:
             self.nan.after_op(op, inputs, outputs, mutated, file, line, module)
         if any_rg and lost_grad:  # (most ops: no cut, no call)
             self.facts.on_cut(op, inputs, in_rg, outputs, file, line, grad_mode, off_by)
+        elif op == "Tensor.data=" and len(in_rg) > 1 and in_rg[1]:
+            self.facts.on_data_assign(op, inputs[0], inputs[1], file, line)
 
     def _called_by_user(self, frame) -> bool:
         """Did the user's code itself call the op that `frame` (the caller of the mode) called? torch's

@@ -35,6 +35,7 @@ from gradscope.analyse.findings.no_graph import backward_without_graph
 from gradscope.analyse.findings.nonleaf_grad import nonleaf_grad
 from gradscope.analyse.findings.optimizer import optimizer_audit
 from gradscope.analyse.findings.weights import gradient_carrying_weights
+from gradscope.analyse.findings.zero_derivative import zero_derivative
 from gradscope.capture import Capture
 from gradscope.errors import log_internal_failure
 
@@ -52,6 +53,7 @@ PASSES = (
     trainable_without_grad,
     intended_cuts,
     cut_terms,
+    zero_derivative,
     nonleaf_grad,
     integer_requires_grad,
     inplace_saved,

@@ -5,7 +5,7 @@ Facts read: the recorder's `cut` events, one per (line, op) site where an op mad
 not require grad from inputs that do, saying why (`detach`, `no_grad` with the line that turned grad
 mode off, `inference`, `library` with the API the user called and its differentiable twin,
 `nondiff` for argmax/topk/comparisons/integer casts, `copy` for torch.tensor(...) of tensors,
-`value` for .item()/.tolist()/float()) and the trainable leaves upstream of it (`reaches`); and the
+`value` for .item()/.tolist()/float(), `grad` for what autograd.grad returned without create_graph) and the trainable leaves upstream of it (`reaches`); and the
 graph of each recorded backward call, split into the terms of the root's sum.
 
 Two questions, one rule (issue 9, item 3): a cut is cited in a warning only if removing that cut
@@ -181,7 +181,8 @@ def explain_never(ctx: Context, t, *, values: bool) -> tuple | None:
     sites its descendants reach; None when no recorded cut stopped them. Values read out with
     .item() count only with `values` (asked last: a logged auxiliary loss is GS202's case)."""
     fr = frontier_of(ctx)
-    sites = [s for s in fr.sites if t.id in s.reaches and (values or s.cut != "value")]
+    # gradients autograd.grad returned are read out of the graph, not data flowing on from the tensor
+    sites = [s for s in fr.sites if t.id in s.reaches and s.cut != "grad" and (values or s.cut != "value")]
     if not sites:
         return None
     fed = fr.fed_sites()
@@ -246,9 +247,10 @@ def _matters(site: Site, reach: set[int], is_term: bool) -> bool:
         # a discrete sample (`Categorical.sample()` draws with multinomial) is how REINFORCE works: the
         # returns computed from it are constants on purpose
         return not is_term and site.op not in _SAMPLING_OPS
-    if site.cut in ("detach", "no_grad", "inference"):
+    if site.cut in ("detach", "no_grad", "inference", "grad"):
         # a term of the loss computed from the cut value that trains nothing (a loss of a prediction
-        # made under no_grad); a cut value added as it is (`y1 + y2.detach()`) is a deliberate constant
+        # made under no_grad, a gradient penalty on what autograd.grad returned without create_graph);
+        # a cut value added as it is (`y1 + y2.detach()`) is a deliberate constant
         return not reach and not is_term
     return False
 
@@ -292,14 +294,14 @@ def _terms(ctx: Context, root: str) -> list[str]:
 
 
 def _code(site: Site) -> str:
-    return {"detach": "GS203", "no_grad": "GS203", "inference": "GS203", "library": "GS208",
+    return {"detach": "GS203", "no_grad": "GS203", "inference": "GS203", "grad": "GS203", "library": "GS208",
             "copy": "GS209", "value": "GS209"}.get(site.cut, "GS207")
 
 
 def _verb(site: Site) -> str:
     if site.cut == "library" and site.api:
         return f"{site.api}()"
-    if site.op == "Tensor.data":
+    if site.op in ("Tensor.data", "Tensor.data="):
         return ".data"
     if site.cut == "no_grad":
         return "torch.no_grad()"
@@ -308,6 +310,8 @@ def _verb(site: Site) -> str:
 
 def _why(site: Site) -> str:
     where = f"line {site.line}"
+    if site.op == "Tensor.data=":
+        return f"the assignment to .data at {where} copies the values into that tensor and drops their graph"
     if site.cut == "detach":
         return f"{_verb(site)} at {where} cuts the result from the graph"
     if site.cut == "no_grad" and site.def_line is not None:
@@ -323,7 +327,11 @@ def _why(site: Site) -> str:
         twin = (f"; {api.rsplit('.', 1)[0]} has a differentiable {site.twin}()" if site.twin else "")
         return f"{api}() at {where} draws its result without gradient (under the library's own torch.no_grad()){twin}"
     if site.cut == "copy":
-        return f"torch.{site.op}(...) at {where} copies the values of tensors into a new tensor with no graph"
+        call = "x.new_tensor" if site.op == "new_tensor" else f"torch.{site.op}"
+        return f"{call}(...) at {where} copies the values of tensors into a new tensor with no graph"
+    if site.cut == "grad":
+        return (f"torch.autograd.grad at {where} returned gradients without create_graph=True, which carry no "
+                "graph of their own")
     if site.cut == "value":
         return f".{site.op.strip('_')}() at {where} turns the tensor into a Python number, which carries no graph"
     if site.op in _INDEX_OPS:
@@ -334,6 +342,9 @@ def _why(site: Site) -> str:
 
 
 def _fix(site: Site) -> str:
+    if site.op == "Tensor.data=":
+        return (f"use the computed tensor itself where the forward pass needs it (e.g. F.linear(x, weight)) or "
+                f"torch.nn.utils.parametrize, instead of assigning it to .data at line {site.line}")
     if site.cut == "detach":
         return f"remove the {_verb(site)} on line {site.line} where gradient should flow (keep it only for logging)"
     if site.cut == "no_grad" and site.def_line is not None:
@@ -348,6 +359,12 @@ def _fix(site: Site) -> str:
             return f"use .{site.twin}() instead of .sample() (the reparameterised sample keeps the graph)"
         return ("a discrete sample has no gradient: use a score-function (REINFORCE) loss with log_prob(), or a "
                 "relaxed distribution (e.g. RelaxedOneHotCategorical) with rsample()")
+    if site.cut == "grad":
+        return (f"pass create_graph=True to torch.autograd.grad at line {site.line} when a loss is computed from the "
+                "gradients it returns (a gradient penalty, double backward)")
+    if site.cut == "copy" and site.op == "new_tensor":
+        return ("to match another tensor's dtype and device, use t.to(x) (or t.to(dtype=..., device=...)), "
+                "which keeps the graph, instead of x.new_tensor(t)")
     if site.cut == "copy":
         return "build it with torch.stack(...) / torch.cat(...) of the tensors instead of torch.tensor(...)"
     if site.cut == "value":

@@ -81,8 +81,9 @@ def _nan_origin(ctx: Context, o: NanOrigin) -> Finding:
     if o.phase == "forward":
         if o.inputs_finite:
             message = (f"`{o.op}` at line {o.line}{module} made {value}{name} from finite inputs, in {at}: "
-                       f"{'; '.join(o.inputs) or 'no tensor inputs'}. Everything computed from it is "
-                       f"non-finite too, and so are the gradients.")
+                       f"{'; '.join(o.inputs) or 'no tensor inputs'}. What is computed from it is non-finite too, "
+                       "and so are the gradients through it (even where a later torch.where or mask discards the "
+                       "value: 0 times NaN is NaN in backward).")
         else:
             message = (f"`{o.op}` at line {o.line}{module} is the first op seen with a non-finite output, in {at}, "
                        f"but an input was already non-finite when it arrived ({'; '.join(o.inputs)}): it came "

@@ -1,11 +1,12 @@
-"""GS801-GS805: the optimizer audit (frozen parameters held, trained parameters left out,
+"""GS801-GS806: the optimizer audit (frozen parameters held, trained parameters left out,
 parameters that get gradients but that no step changes, a layer replaced after the optimizer was built,
-an optimizer built over tensors that never get a gradient while the trained ones sit in none)."""
+an optimizer built over tensors that never get a gradient while the trained ones sit in none, gradients
+cleared between the backward call and the step)."""
 
 from __future__ import annotations
 
 from gradscope.analyse.findings.context import Context, Finding, listed, plural, unique
-from gradscope.capture import CutEvent, ReplacedEvent, TensorInfo
+from gradscope.capture import ClearedGradsEvent, CutEvent, ReplacedEvent, TensorInfo
 
 
 def optimizer_audit(ctx: Context) -> list[Finding]:
@@ -55,7 +56,50 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
                 f"none, and no optimizer holds {plural(names, 'it', 'them')} (e.g. a frozen teacher, a target "
                 "network used under no_grad, or a module used only as a template).",
                 "call requires_grad_(False) on them to make the intent explicit"))
-    return out + _never_changed(ctx)
+    return out + _grad_buffers(ctx, held) + _never_changed(ctx) + _cleared_before_step(ctx)
+
+
+def _grad_buffers(ctx: Context, held: set[int]) -> list[Finding]:
+    """GS802 for a buffer that requires grad and gets gradients: model.parameters() never yields it."""
+    found = []
+    for module in ctx.capture.modules:
+        for tid in module.get("grad_buffers", ()):
+            t = ctx.tensors.get(tid)
+            if t is not None and t.id not in held and ctx.got_grad(t):
+                found.append(t)
+    if not ctx.capture.backward_calls or not found:
+        return []
+    names = [ctx.label(t) for t in found]
+    return [Finding(
+        "GS802", "warning", f"{len(found)} buffer(s) get gradients but sit in no optimizer",
+        unique(t.line for t in found), names,
+        f"{listed(names)} {plural(names, 'is a buffer', 'are buffers')} (register_buffer) that "
+        f"{plural(names, 'requires', 'require')} grad and {plural(names, 'receives', 'receive')} gradients, but "
+        "model.parameters() does not yield buffers, so no optimizer built from it updates "
+        f"{plural(names, 'it', 'them')}.",
+        "make a learnable value an nn.Parameter (self.x = nn.Parameter(...)) instead of a buffer")]
+
+
+def _cleared_before_step(ctx: Context) -> list[Finding]:
+    """GS806: zero_grad() between the backward call and the step: the step applies no gradient."""
+    by_line: dict[tuple, list[ClearedGradsEvent]] = {}
+    for e in ctx.of_kind(ClearedGradsEvent):
+        by_line.setdefault((e.file, e.line), []).append(e)
+    out = []
+    for (file, line), events in by_line.items():
+        dropped = sum(d.count for d in ctx.capture.dropped
+                      if d.what == "events" and d.kind == "cleared_grads" and d.file == file and d.line == line)
+        steps = len(events) + dropped
+        first = events[0]
+        out.append(Finding(
+            "GS806", "warning", f"zero_grad() at line {line} clears the gradients before the step uses them",
+            unique([line, first.backward_line, first.step_line]), [],
+            f"zero_grad() at line {line} ran after backward() at line {first.backward_line} and before the "
+            f"optimizer's step() at line {first.step_line}, at {steps} step(s): none of those steps applied the "
+            "gradients that backward() computed.",
+            f"call zero_grad() before the forward pass or right after step(), never between backward() "
+            f"(line {first.backward_line}) and step() (line {first.step_line})"))
+    return out
 
 
 def misdirected_optimizers(ctx: Context) -> list[tuple[dict, list[TensorInfo], list[TensorInfo]]]:
