@@ -71,6 +71,30 @@ def test_svg_from_real_dot_and_round_trip(name):
     assert ids and all(f'id="{i}"' in svg for i in ids)
 
 
+# What gradscope drew for a BERT with frozen embeddings, cut down (nodes and edges as drawn): Graphviz
+# 2.43 (Debian's) stops with "trouble in init_rank" on its two rank=same hints beside labelled edges.
+_RANK_TROUBLE = """digraph gradscope {
+  graph [newrank=true];
+  subgraph cluster_0 { subgraph cluster_3 { subgraph cluster_17 { t61;
+    subgraph cluster_19 { t62; t4; t5; } } } }
+  t63 -> m12; t62 -> t63; t61 -> t62;
+  t4 -> t62 [style=dashed, label=<frozen · line 11>];
+  t5 -> t62 [style=dashed, label=<frozen · line 11>];
+  t59 -> t61; t78 -> m12; t77 -> t78; t75 -> t77; t76 -> t77;
+  { rank=same; t4; t62; }
+  { rank=same; t5; t62; }
+}
+"""
+
+
+def test_a_graph_whose_rank_hints_trip_graphviz_is_laid_out_without_them():
+    from gradscope.render.graphviz import run_dot
+
+    svg = run_dot(_RANK_TROUBLE, "svg").decode("utf-8")
+    assert all(f"<title>{v}</title>" in svg for v in ("t4", "t5", "t59", "t61", "t62", "t63", "m12"))
+    assert svg.count("frozen · line 11") == 2
+
+
 def test_no_addresses_and_ids_follow_the_capture():
     for name in NAMES:
         text = render_dot(_load(name), {})

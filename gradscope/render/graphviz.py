@@ -5,6 +5,7 @@ Only the formats that need `dot` fail when it is missing (DOT and JSON never nee
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -23,7 +24,22 @@ def require_dot(fmt: str) -> str:
     return exe
 
 
+# `{ rank=same; a; b; }`: placement hints only; the graph is the same without them
+_SAME_RANK = re.compile(r"^[ \t]*\{ rank=same;[^{}\n]*\}[ \t]*\n", re.MULTILINE)
+
+
 def run_dot(text: str, fmt: str) -> bytes:
+    """`dot -T<fmt>` of `text`. Graphviz 2.43 (Debian's) sometimes stops with "trouble in init_rank" on
+    rank=same hints beside labelled edges: the graph is then laid out once more without the hints."""
+    try:
+        return _run_dot(text, fmt)
+    except RenderError as exc:
+        if "trouble in init_rank" not in str(exc) or not _SAME_RANK.search(text):
+            raise
+        return _run_dot(_SAME_RANK.sub("", text), fmt)
+
+
+def _run_dot(text: str, fmt: str) -> bytes:
     exe = require_dot(fmt)
     try:
         proc = subprocess.run([exe, f"-T{fmt}"], input=text.encode("utf-8"), capture_output=True,
