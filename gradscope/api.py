@@ -25,7 +25,8 @@ class TraceResult:
     capture: Capture | None  # None in a forked child of the script (it does not report)
     exit_code: int
     interrupted: bool = False
-    # gradscope's imports after the run go through this, so the script's own modules never stand in
+    # gradscope's imports and output after the run go through this, so the script's own modules never stand
+    # in and its report goes where the process's stdout / stderr went before the script (see PyRunner.own_world)
     own_imports: Callable[[], Any] = field(default=nullcontext)
 
     @property
@@ -97,7 +98,7 @@ class PreparedTrace:
         if os.getpid() != self._pid:  # a child the script forked ran to the end: only its parent reports
             return TraceResult(None, result.exit_code, result.interrupted)
         recorder, target = self.instrumentation.recorder, self.target
-        own_imports = result.modules.own_imports if self.as_main else nullcontext
+        own_imports = self.runner.own_world if self.as_main else nullcontext
         with self.instrumentation.suspended(), own_imports():
             recorder.finish(result.namespace, result.traceback)
             exit_info = {"code": result.exit_code, "exception": result.exception}

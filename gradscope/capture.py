@@ -33,7 +33,7 @@ from gradscope.errors import CaptureError
 # 7: `dropped` (what each cap on recording left out); a tensor's `frozen_line`; events past a line's cap: its latest;
 #    `sources` (the text of the lines tensors and nodes were made at).
 # 8: a `cut` event's kind `grad` (gradients autograd.grad returned without create_graph=True); `cleared_grads`;
-#    a module's `grad_buffers`.
+#    a module's `grad_buffers`; a NaN origin's `inputs_inf`.
 FORMAT_VERSION = 8
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
@@ -476,7 +476,8 @@ class NanOrigin(_Record):
     module: str | None = None
     call: Index = 0  # backward calls before it (0: during the first forward pass)
     inputs: list[str] = msgspec.field(default_factory=list)  # the op's inputs, described ("x: [3] float32, min -2")
-    inputs_finite: bool = True  # False: an input was already non-finite (it came from outside the ops seen)
+    inputs_finite: bool = True  # False: an input already held NaN (it came from outside the ops seen)
+    inputs_inf: bool = False  # forward: an input held ±Inf (a -inf mask, an overflow) when the NaN was made (format 8)
 
 
 class GradHealth(_Record):

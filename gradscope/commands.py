@@ -123,13 +123,13 @@ def trace(*, script, module, args, json_path, outputs, fmt, quiet, roots, step, 
 
 def _report(result, planned, quiet, findings, render_options, ranks) -> None:
     """The report on stderr (unless quiet), then every planned output."""
-    from gradscope.console import stderr_console
+    from gradscope.console import flush_stdout, stderr_console
 
     console = None if quiet else stderr_console()
     if console is not None:
         from gradscope.render.tree import print_report
 
-        sys.stdout.flush()
+        flush_stdout()
         if ranks is not None:
             console.print(f"gradscope: the report below is rank {ranks[0]}'s (of {ranks[1]}); every rank wrote "
                           "its own files, named *.rank<N>.*", highlight=False, markup=False)
@@ -179,14 +179,14 @@ def explain(*, target, module, args, tensors, json_path, step, stop_after=None, 
 
 def _explain_report(capture: Capture, tensors, json_path) -> None:
     from gradscope.analyse.findings import explain_tensor, find_all
-    from gradscope.console import stderr_console
+    from gradscope.console import flush_stdout, stderr_console
     from gradscope.render.findings import findings_json, print_explanation, print_findings
 
     console = stderr_console()
     if capture.stopped_after is not None:
         from gradscope.render.tree import stop_note
 
-        sys.stdout.flush()
+        flush_stdout()
         console.print(f"gradscope: {stop_note(capture)}", highlight=False, markup=False)
     found = find_all(capture)
     print_findings([printable_finding(f) for f in found], console, always=True)
@@ -222,7 +222,7 @@ def check(*, script, module, args, trains, frozen, fail_on, json_path, stop_afte
 
 def _judge(result, ranks, reporting, trains, frozen, fail_on, nan, json_path) -> int:
     from gradscope.analyse.check import check as judge, run_facts
-    from gradscope.console import stderr_console
+    from gradscope.console import flush_stdout, stderr_console
     from gradscope.render.check import print_check
 
     runs, note = [run_facts(result.capture, ranks[0] if ranks else None)], None
@@ -231,7 +231,7 @@ def _judge(result, ranks, reporting, trains, frozen, fail_on, nan, json_path) ->
     outcome = judge(runs, trains=trains, frozen=frozen, fail_on=fail_on, nan=nan)
     if reporting:
         console = stderr_console()
-        sys.stdout.flush()
+        flush_stdout()
         if note:
             console.print(f"gradscope: {note}", highlight=False, markup=False)
         print_check(outcome, console)

@@ -22,6 +22,15 @@ def stderr_console() -> Console:
     )
 
 
+def flush_stdout() -> None:
+    """Flush the script's output before the report; a stdout the script closed (or whose descriptor it
+    closed) has nothing to flush, and is no reason for gradscope to fail."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def report_width() -> int:
     """Columns for a report that goes to a pipe or a file: `COLUMNS` when set, else 240."""
     try:

@@ -16,11 +16,13 @@ import atexit
 import builtins
 import importlib.machinery
 import importlib.util
+import io
 import os
 import signal
 import sys
 import traceback
 import types
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -112,29 +114,47 @@ class PyRunner:
         self.result: RunResult | None = None
         self.interrupted = False
         self._saved = None
+        self._streams = None  # sys.stdout, sys.stderr before the script ran
 
     def prepare(self) -> None:
         target = self.target
         main_mod = types.ModuleType("__main__")
-        main_mod.__file__ = target.path
+        main_mod.__annotations__ = {}  # python's __main__ has it (empty) whether or not the script annotates
         main_mod.__builtins__ = builtins
+        main_mod.__file__ = target.path
+        main_mod.__cached__ = None
         main_mod.__loader__ = importlib.machinery.SourceFileLoader("__main__", target.path)
         main_mod.__spec__ = target.spec
-        main_mod.__cached__ = None
         if target.module_name and "." in target.module_name:
             main_mod.__package__ = target.module_name.rpartition(".")[0]
         else:
             main_mod.__package__ = None if target.module_name is None else ""
         self._saved = (sys.argv, list(sys.path), sys.modules.get("__main__"), sys.modules.get("__mp_main__"),
                        os.getcwd())
+        self._streams = (sys.stdout, sys.stderr)
         sys.argv = [target.argv0] + self.args
-        sys.path[0:1] = [target.path0] if sys.path else [target.path0]
+        if not getattr(sys.flags, "safe_path", False):  # PYTHONSAFEPATH / -P: python adds no folder
+            sys.path[0:1] = [target.path0] if sys.path else [target.path0]
         sys.modules["__main__"] = main_mod
         sys.modules["__mp_main__"] = main_mod
         self.modules.hide()  # the script's own modules win over gradscope's copies
         self.main_module = main_mod
         if self.as_main:  # registered before the script's own handlers, so it runs after them
             atexit.register(self._exit_by_sigint_if_interrupted)
+
+    @contextmanager
+    def own_world(self):
+        """gradscope's imports and output after the run: its own modules (`ScriptModules.own_imports`), and
+        the stdout / stderr the process had before the script, not those the script left in sys.stdout and
+        sys.stderr (a log file, a Tee; closed ones take nothing). Afterwards the script's are back."""
+        script_streams = (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = (s if s is not None and not getattr(s, "closed", False) else io.StringIO()
+                                  for s in self._streams or script_streams)
+        try:
+            with self.modules.own_imports():
+                yield
+        finally:
+            sys.stdout, sys.stderr = script_streams
 
     def compile(self, compile_source: Callable[[bytes, str], Any]):
         """The prepared target's code object, or None when it does not compile (python's report of

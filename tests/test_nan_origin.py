@@ -62,3 +62,32 @@ def test_stop_after_nan_ends_the_script_there(tmp_path, plain_first_bad):
     assert f"--stop-after-nan: first INF in the forward pass at line {LOG_LINE} (log)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert out.exists()
+
+
+MASKS = SCRIPTS / "health_nan_masks.py"
+PRODUCT_LINE = next(i for i, text in enumerate(MASKS.read_text().splitlines(), 1) if text.endswith("# NaN line"))
+
+
+def _nan_origins(*args):
+    from gradscope.api import trace_target
+    from gradscope.runner import resolve_script
+
+    return trace_target(resolve_script(str(MASKS)), list(args), health={"nan": True}).capture.grad_health.nan
+
+
+def test_minus_inf_masks_are_not_an_origin():
+    """A causal mask (triu of -inf) and -inf padding, which softmax turns into zeros: PyTorch's loss is
+    finite at every step, and --nan names no origin."""
+    proc = run_python(MASKS)
+    assert proc.returncode == 0 and proc.stdout.strip() == "first NaN step: -1", proc.stdout
+    assert _nan_origins() == []
+
+
+def test_a_nan_made_from_a_masked_input_is_cited_at_the_product():
+    """0 * -inf: the origin is the product that made the NaN, from inputs that held -inf on purpose."""
+    proc = run_python(MASKS, "product")
+    first_bad = int(proc.stdout.split()[-1])
+    assert first_bad >= 2
+    (origin,) = [o for o in _nan_origins("product") if o.phase == "forward"]
+    assert (origin.op, origin.line, origin.value) == ("mul", PRODUCT_LINE, "nan")
+    assert origin.inputs_finite and origin.inputs_inf and origin.call == first_bad

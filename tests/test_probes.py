@@ -38,6 +38,10 @@ CASES = {
     "compile_user_code": ["compile_user_code.py"],
     "stack_limit": ["stack_limit.py"],
     "torch_warnings": ["torch_warnings.py"],
+    "no_annotations": ["no_annotations.py"],
+    "line_events": ["line_events.py"],
+    "by_value": ["by_value.py"],
+    "jit_trace": ["jit_trace.py"],
 }
 
 
@@ -184,6 +188,61 @@ def test_pytorchs_warnings_point_at_the_scripts_lines(runs):
     _same(runs, "torch_warnings")
     lines = [int(m) for m in re.findall(rb"torch_warnings.py:(\d+): UserWarning", runs["torch_warnings"][0].stderr)]
     assert lines == [11, 13, 14, 18], lines
+
+
+def test_main_has_pythons_empty_annotations(runs):
+    out, _ = _same(runs, "no_annotations")
+    assert out.startswith("{} ") and "'__annotations__', '__builtins__', '__file__', '__cached__'" in out
+
+
+def test_a_tracer_sees_the_scripts_lines_in_pythons_order(runs):
+    """pdb's `next` and coverage see the lines of the script's own function as under python (the
+    checks gradscope adds stand on the line of the binding they check)."""
+    out, _ = _same(runs, "line_events")
+    assert out == "12 [18, 19, 20, 21, 19, 20, 21, 19, 20, 21, 19, 22]\n"
+
+
+def test_a_function_rebuilt_without_gradscope_runs_its_own_body(runs):
+    """A function of the script rebuilt from its code with fresh builtins (cloudpickle's way to ship
+    it to a worker, where gradscope does not run) runs as python's does."""
+    out, _ = _same(runs, "by_value")
+    assert out == "7 7\n"
+
+
+def test_jit_trace_runs_and_its_warnings_point_at_the_script(runs):
+    out, capture = _same(runs, "jit_trace")
+    assert out == "torch.Size([1, 2]) [2.0, 2.0]\n" and capture["exit"]["code"] == 0
+    assert b"jit_trace.py:14: TracerWarning" in runs["jit_trace"][0].stderr
+
+
+@pytest.mark.parametrize("where", ["log", "close"])
+def test_the_report_goes_to_the_processs_stderr_not_to_the_scripts(tmp_path, where):
+    """The script logs its stderr to a file (or closes it) and wraps stdout: python leaves the log
+    with the script's own line; gradscope's report still reaches the process's stderr, never the log."""
+    log = tmp_path / "script.log"
+    arg = str(log) if where == "log" else "close"
+    (py, py_cwd), (gs, gs_cwd), _ = _both([str(PROBES / "own_streams.py"), arg], tmp_path, quiet=False)
+    py = _run(py, py_cwd)
+    py_log = log.read_text() if where == "log" else None
+    gs = _run(gs, gs_cwd)
+    assert (gs.returncode, gs.stdout) == (py.returncode, py.stdout) == (0, b"GRAD [3.0, 3.0]\n")
+    if where == "log":
+        assert log.read_text() == py_log == "from the script\n"
+        assert "gradscope own_streams.py · exit 0 · 1 backward call" in gs.stderr.decode()
+    else:  # the script closed the process's stderr itself: nothing can reach it, and nothing fails
+        assert gs.stderr == py.stderr == b""
+
+
+def test_safe_path_adds_no_folder_to_sys_path(tmp_path):
+    """PYTHONSAFEPATH=1 (-P): python puts no folder of the script first on sys.path; nor does gradscope."""
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nprint(sys.path[0].endswith('.zip') or sys.path[0] != sys.argv[0])\n"
+                      "print(any(p == __import__('os').path.dirname(__file__) for p in sys.path))\n")
+    env = dict(os.environ, PYTHONSAFEPATH="1")
+    py = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, cwd=tmp_path)
+    gs = subprocess.run([sys.executable, "-m", "gradscope", "trace", "--quiet", str(script)], env=env,
+                        capture_output=True, cwd=tmp_path)
+    assert (gs.returncode, gs.stdout) == (py.returncode, py.stdout) == (0, b"True\nFalse\n"), gs.stderr
 
 
 def test_an_ordinary_graph_leaves_the_stack_limit_alone(runs):

@@ -307,7 +307,8 @@ def _origin_violation(o: dict, rank: str, later: list[dict], findings: list[dict
         when = f"in the forward pass after {calls} backward call{'s' if calls != 1 else ''}"
         if o.get("inputs_finite", True):
             title = f"--nan: first {value} made by `{o['op']}`{line}{module}: {made} became {value} {when}"
-            details = [f"from finite inputs: {'; '.join(o['inputs']) or 'no tensor inputs'}"]
+            inputs = "from inputs without NaN but holding ±Inf" if o.get("inputs_inf") else "from finite inputs"
+            details = [f"{inputs}: {'; '.join(o['inputs']) or 'no tensor inputs'}"]
         else:
             title = (f"--nan: first {value} seen at `{o['op']}`{line}{module}: {made} became {value} {when}, "
                      "from an input that was already non-finite")

@@ -278,7 +278,8 @@ def _nan_origins(recorder: Recorder, cid, display) -> list[NanOrigin]:
                              tensor=cid.get(rec.id) if rec is not None else None,
                              name=(rec.name if rec is not None else None) or o["name"],
                              module=recorder.modules.qualnames.get(o["module"]), call=o["call"],
-                             inputs=list(o["inputs"]), inputs_finite=o["inputs_finite"]))
+                             inputs=list(o["inputs"]), inputs_finite=o["inputs_finite"],
+                             inputs_inf=o["inputs_inf"]))
     return out
 
 
@@ -305,7 +306,7 @@ def _refresh(rec, recorder: Recorder) -> None:
         g = t.grad if (t.is_leaf or t.retains_grad) else None
         rec.grad_is_none = g is None
         if g is not None:
-            rec.grad_shape = list(g.shape)
+            rec.grad_shape = [int(s) for s in g.shape]
             if g.numel() <= GRAD_VALUES_MAX and g.layout is torch.strided and g.device.type != "meta":
                 values = g.detach().cpu().flatten().tolist()
                 rec.grad_values = [json_scalar(v) if isinstance(v, _SCALAR_TYPES) else str(v) for v in values]
@@ -322,7 +323,7 @@ def _tensor_info(rec, cid, qualnames, display, snap_roots) -> TensorInfo:
         requires_grad=bool(rec.requires_grad),
         is_leaf=bool(rec.is_leaf),
         grad_fn=rec.grad_fn,
-        shape=list(rec.shape) if rec.shape is not None else None,
+        shape=[int(s) for s in rec.shape] if rec.shape is not None else None,  # (torch.jit.trace: 0-d tensors)
         dtype=t_dtype,
         device=str(rec.device) if rec.device is not None else None,
         file=display(rec.file) if rec.file else None,

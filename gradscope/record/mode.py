@@ -17,9 +17,11 @@ from torch.overrides import TorchFunctionMode
 from gradscope.record.facts import LOSS_OPS
 from gradscope.record.paths import frame_line
 from gradscope.record.torch_private import (
+    RECORD_FUNCTION,
     SET_GRAD_ENABLED,
     DisableTorchFunction,
     call_in_state,
+    jit_tracing_state,
     torch_function_state,
 )
 from gradscope.record.torchfiles import OVERRIDES_FILE
@@ -35,7 +37,6 @@ _BACKWARD_CALLS = {
 _SET_GRAD = SET_GRAD_ENABLED
 # torch.optim's zero_grad() opens a profiler range named "Optimizer.zero_grad#...": the one op it runs
 # that the mode sees when it sets the gradients to None.
-_RECORD_FUNCTION = torch.ops.profiler._record_function_enter_new
 _ZERO_GRAD_RANGE = "Optimizer.zero_grad#"
 _NoTorchFunction = DisableTorchFunction
 # True while torch.compile traces: then this mode traces to a plain call (no graph break, nothing recorded).
@@ -140,6 +141,8 @@ class RecordingMode(TorchFunctionMode):
                 _value_read(recorder, name, args[0])
             if plain == _ESCAPE:
                 return self._escape(func, name, args, kwargs)
+            if jit_tracing_state() is not None:  # torch.jit.trace warns on len(), bool(): at the script's line
+                return _call_from(sys._getframe(1), func, args, kwargs, recorder.note_failure)
             return func(*args, **kwargs)
         call = _BACKWARD_CALLS.get(func)
         if call is not None:
@@ -150,7 +153,7 @@ class RecordingMode(TorchFunctionMode):
             except Exception as exc:  # noqa: BLE001
                 recorder.note_failure(exc)
             return func(*args, **kwargs)
-        if func is _RECORD_FUNCTION:
+        if func is RECORD_FUNCTION:
             if args and isinstance(args[0], str) and args[0].startswith(_ZERO_GRAD_RANGE):
                 try:
                     recorder.on_zero_grad(sys._getframe(1))

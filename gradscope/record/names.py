@@ -146,7 +146,7 @@ class _BindingInserter(ast.NodeTransformer):
             )
         )
         test = ast.BoolOp(ast.And(), [_type_not_in(name, _BUILTIN_SLOT), _type_not_in(name, _PLAIN_SLOT)])
-        return ast.copy_location(ast.If(test=test, body=[call], orelse=[]), located)
+        return _located(ast.If(test=test, body=[call], orelse=[]), located)  # every part on the binding's line
 
 
 def _type_not_in(name: str, slot: complex) -> ast.expr:
@@ -189,7 +189,11 @@ def _ask_switch() -> ast.stmt:
 
     return ast.Try(body=[assign(ast.Call(func=ast.Name(COMPILING_NAME, ast.Load()), args=[], keywords=[]))],
                    handlers=[ast.ExceptHandler(type=ast.Name("RecursionError", ast.Load()), name=None,
-                                               body=[assign(ast.Constant(False))])],
+                                               body=[assign(ast.Constant(False))]),
+                             # a process without gradscope (the function shipped by value to a worker,
+                             # as cloudpickle does): the function's own body
+                             ast.ExceptHandler(type=ast.Name("NameError", ast.Load()), name=None,
+                                               body=[assign(ast.Constant(True))])],
                    orelse=[], finalbody=[])
 
 

@@ -1,9 +1,14 @@
 """`--nan`: where the first NaN/Inf came from (issue 14).
 
 Forward: after each op the script runs, until one is found, its floating outputs are checked with
-`isfinite` (one reduction and one host sync per op: hence opt-in); the first op that made a
-non-finite output from finite inputs is the origin. Backward: before each backward call, until one
-is found, every node of the graph gets a hook; the first node whose incoming gradient was finite
+`isfinite` (one reduction and one host sync per op: hence opt-in). The origin is the first op that
+made a NaN from inputs without NaN (they may hold Inf: 0 * -inf, a softmax over a fully masked row),
+or an Inf from finite inputs by computing it (overflow in `exp`, a division by 0). An Inf an op only
+placed (`masked_fill(mask, -inf)`, `torch.where(m, x, -inf)`: an attention mask) or passed on from
+an input is not an origin: masks hold -inf on purpose, and softmax turns them into zeros. A NaN
+already in an input that no op made (the data) is reported as such.
+
+Backward: before each backward call, until one is found, every node of the graph gets a hook; the first node whose incoming gradient was finite
 and whose outgoing gradient is not is the origin, cited by the op and line that made the node.
 `--stop-after-nan` ends the script (SystemExit) right after the first origin is noted.
 """
@@ -22,6 +27,13 @@ _MARK = "gradscope_nan"  # in a node's metadata: it has our hook already (retain
 MAX_HOOKED = 200_000  # nodes hooked per backward call
 # Outputs not computed from the inputs in the forward pass: gradients (backward's hooks judge those).
 _NOT_COMPUTED = frozenset({"Tensor.grad", "autograd.grad"})
+# Ops that only place or move values: an Inf in their output from finite tensor inputs is a value the
+# script gave them (a -inf mask), never an overflow.
+_PLACES_VALUES = frozenset({
+    "masked_fill", "masked_fill_", "fill", "fill_", "index_fill", "index_fill_", "where", "full_like", "new_full",
+    "__setitem__", "scatter", "scatter_", "masked_scatter", "masked_scatter_", "index_put", "index_put_", "pad",
+    "constant_pad_nd", "clone", "contiguous", "cat", "stack", "triu", "tril", "triu_", "tril_",
+})
 
 
 class NanStop(SystemExit):
@@ -43,15 +55,23 @@ class NanWatch:
         bad = next((t for t in outputs if _floating(t) and not _finite(t)), None)
         if bad is None:
             return
-        self.forward_done = True
-        inputs_finite = all(_finite(t) for t in inputs if t is not mutated and _floating(t))
+        read = [t for t in inputs if t is not mutated and _floating(t)]
+        value = _kind(bad)
+        if value == "nan":
+            inputs_finite = not any(_has_nan(t) for t in read)  # (they may hold Inf)
+        elif op in _PLACES_VALUES or not all(_finite(t) for t in read):
+            return  # an Inf placed on purpose or passed on (a -inf attention mask): wait for a NaN
+        else:
+            inputs_finite = True
         if not inputs_finite and self.backward_done:
             return  # a gradient made non-finite in backward (already noted) being read or printed
+        self.forward_done = True
         described = [_describe(self.recorder, t) for t in inputs if t is not mutated]
         rec = self.recorder.lookup(bad)
-        self._note({"phase": "forward", "value": _kind(bad), "op": op, "file": file, "line": line,
+        self._note({"phase": "forward", "value": value, "op": op, "file": file, "line": line,
                     "tensor": rec, "name": rec.name if rec is not None else None, "module": module,
-                    "call": self.recorder.backward_count, "inputs": described, "inputs_finite": inputs_finite})
+                    "call": self.recorder.backward_count, "inputs": described, "inputs_finite": inputs_finite,
+                    "inputs_inf": any(not _finite(t) for t in read)})
 
     # -- backward ----------------------------------------------------------------------------------
     def before_backward(self, roots) -> None:
@@ -101,7 +121,7 @@ class NanWatch:
                     "module": event.module if event is not None else None,
                     "call": self.recorder.backward_count,
                     "inputs": [f"made by `{event.op}` in the forward pass"] if event is not None else [],
-                    "inputs_finite": True})
+                    "inputs_finite": True, "inputs_inf": False})
 
     def _note(self, origin: dict) -> None:
         self.origins.append(origin)
@@ -133,8 +153,12 @@ def _finite(t) -> bool:
     return t.numel() == 0 or bool(torch.isfinite(t).all())
 
 
+def _has_nan(t) -> bool:
+    return t.numel() > 0 and bool(torch.isnan(t).any())
+
+
 def _kind(t) -> str:
-    return "nan" if bool(torch.isnan(t).any()) else "inf"
+    return "nan" if _has_nan(t) else "inf"
 
 
 def _describe(recorder, t) -> str:

@@ -205,7 +205,8 @@ class NormTracker:
         self.stepped = False
         if not grads:
             return
-        self._defer([_norms(grads)], lambda values: self._add_norms(site, step, recs, values, recorded))
+        # in float64: a float32 square of 1e20 (or of 1e-20) would read as Inf (or 0) though no value is
+        self._defer([_norms(grads, exact=True)], lambda values: self._add_norms(site, step, recs, values, recorded))
         self._watch_rows(site, recs, grads, tensors)
 
     def _add_norms(self, site: Site, step: int, recs, values, recorded: bool) -> None:
@@ -312,6 +313,7 @@ class NormTracker:
 
     def on_zero_grad(self, optimizer, file, line) -> None:
         self.cleared[optimizer] = (self.backwards, file, line)
+        self.stepped = True  # the next backward call starts from cleared gradients: not accumulated
 
     def _cleared_before(self, optimizer) -> bool:
         """The optimizer's own zero_grad() ran after the backward calls since its previous step, and

@@ -178,9 +178,8 @@ class Recorder:
                 rec.detached_from = in_recs[0] if op != "detach_" else None
                 rec.cut_line = line
                 rec.cut_op = op
-            refresh_state(rec, t)
+            fn = refresh_state(rec, t)
             lost_grad = lost_grad or not rec.requires_grad
-            fn = t.grad_fn
             if fn is not None and id(fn) not in seen_nodes:
                 if not seen_nodes and saved_tensors_hooked():
                     event.hooked = self.graph.saved_hooks_seen = True

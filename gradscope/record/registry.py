@@ -82,11 +82,14 @@ class TensorRegistry:
                 entry[1].alive = False
 
 
-def refresh_state(rec: TensorRecord, t) -> None:
-    """Copy `t`'s current autograd state (and shape, dtype, device) into its record."""
+def refresh_state(rec: TensorRecord, t):
+    """Copy `t`'s current autograd state (and shape, dtype, device) into its record; returns its grad_fn."""
     rec.requires_grad = t.requires_grad
-    rec.is_leaf = t.is_leaf
-    fn = t.grad_fn
+    try:
+        rec.is_leaf = t.is_leaf
+        fn = t.grad_fn
+    except RuntimeError:  # a view made under no_grad whose base then changed in place: torch refuses to say
+        rec.is_leaf, fn = True, None  # (nn.Embedding's padding_idx row, zeroed at init): no usable graph
     if fn is not None:
         rec.grad_fn = type(fn).__name__
         rec.node_seq = sequence_nr(fn)
@@ -96,3 +99,4 @@ def refresh_state(rec: TensorRecord, t) -> None:
     rec.shape = tuple(t.shape) if t.layout is torch.strided or t.is_sparse else None
     rec.dtype = t.dtype
     rec.device = t.device
+    return fn

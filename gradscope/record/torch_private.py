@@ -20,7 +20,14 @@ def _lookup(dotted: str):
     try:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError):
+        pass
+    found = torch  # a namespace that is no module (`torch.ops.profiler`): walked attribute by attribute
+    try:
+        for part in dotted.split(".")[1:]:
+            found = getattr(found, part)
+    except Exception:  # noqa: BLE001 - torch.ops raises its own errors for an unknown operator
         return None
+    return found
 
 
 # name -> what is lost without it
@@ -34,6 +41,8 @@ APIS = {
     "torch._foreach_norm": "gradient norms take one norm call per tensor instead of one per device",
     "torch._C._autograd._top_saved_tensors_default_hooks": "saved tensors are never read (shapes, in-place checks)",
     "torch.nn.modules.module._has_any_global_hook": "torch.compile(module) warns about gradscope's module hooks",
+    "torch.ops.profiler._record_function_enter_new": "zero_grad() between backward() and step() is not seen (GS806)",
+    "torch._C._get_tracing_state": "under torch.jit.trace, its warnings on len()/bool() point at gradscope's code",
 }
 _found = {name: _lookup(name) for name in APIS}
 MISSING = tuple(name for name, value in _found.items() if value is None)
@@ -47,6 +56,9 @@ _get_state = _found["torch._C._get_torch_function_state"]
 _set_state = _found["torch._C._set_torch_function_state"]
 _mode_stack = _found["torch.overrides._get_current_function_mode_stack"]
 _foreach_norm = _found["torch._foreach_norm"]
+RECORD_FUNCTION = _found["torch.ops.profiler._record_function_enter_new"]  # identity checked; None never matches
+# not None while torch.jit.trace runs the script's code (a C call: asked on every plain read)
+jit_tracing_state = _found["torch._C._get_tracing_state"] or (lambda: None)
 # the module whose format_stack anomaly mode calls (None: its traces are left as torch makes them)
 FX_TRACEBACK = importlib.import_module("torch.fx.traceback") if _found["torch.fx.traceback.format_stack"] else None
 

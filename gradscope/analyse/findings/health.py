@@ -79,7 +79,11 @@ def _nan_origin(ctx: Context, o: NanOrigin) -> Finding:
     module = f" in module `{o.module}`" if o.module else ""
     name = f" (`{o.name}`)" if o.name else ""
     if o.phase == "forward":
-        if o.inputs_finite:
+        if o.inputs_finite and o.inputs_inf:
+            message = (f"`{o.op}` at line {o.line}{module} made {value}{name} in {at} from inputs without NaN but "
+                       f"holding ±Inf: {'; '.join(o.inputs)}. 0 × Inf, Inf − Inf and a softmax over a row that is "
+                       "-inf everywhere (a fully masked row) give NaN, and so do the gradients through them.")
+        elif o.inputs_finite:
             message = (f"`{o.op}` at line {o.line}{module} made {value}{name} from finite inputs, in {at}: "
                        f"{'; '.join(o.inputs) or 'no tensor inputs'}. What is computed from it is non-finite too, "
                        "and so are the gradients through it (even where a later torch.where or mask discards the "
@@ -89,18 +93,31 @@ def _nan_origin(ctx: Context, o: NanOrigin) -> Finding:
                        f"but an input was already non-finite when it arrived ({'; '.join(o.inputs)}): it came "
                        "from outside the ops gradscope sees (the data, numpy, a file).")
         fix = _FORWARD_FIXES.get(o.op, "guard that op's input (clamp, add an eps), or check the data feeding it")
+        if o.inputs_inf:
+            fix = ("keep the Inf out of that op: mask with a large finite value (torch.finfo(dtype).min) instead of "
+                   "-inf, leave at least one unmasked position in every row, or select with torch.where instead "
+                   "of multiplying by a mask")
         if not o.inputs_finite:
             fix = "check the data for NaN/Inf before it enters the model (torch.isfinite(x).all())"
         return Finding("GS901", "error", f"first {value} made by `{o.op}` at line {o.line}", unique([o.line]),
                        [o.name] if o.name else [], message, fix)
     made = f" ({o.inputs[0]})" if o.inputs else ""
-    message = (f"In {at}, the gradient leaving `{o.op}`{made} at line {o.line}{module} became {value} although "
+    where = f" at line {o.line}" if o.line is not None else " (made inside torch, e.g. autocast's cast)"
+    if ctx.capture.grad_health.grad_scaler:
+        return Finding(
+            "GS901", "info", f"first {value} gradient made by `{o.op}`{where}, with a GradScaler",
+            unique([o.line]), [],
+            f"In {at}, the gradient leaving `{o.op}`{made}{where}{module} became {value}. The script unscales its "
+            "gradients with a GradScaler, which skips the optimizer step of such a call and lowers its scale: "
+            "normal with mixed precision now and then (a float16 gradient that overflowed at that scale).",
+            "nothing, unless most steps are skipped (then lower the GradScaler's init_scale or the learning rate)")
+    message = (f"In {at}, the gradient leaving `{o.op}`{made}{where}{module} became {value} although "
                "the gradient reaching it was finite: the derivative of that op is infinite at the values the "
                "forward pass gave it (sqrt or pow at 0, log at 0, division by a tiny number), or its "
                "forward value was already infinite.")
     fix = ("keep that op away from the point where its derivative blows up: add an eps (sqrt(x + eps)), "
            "clamp its input, or use a stable form (log_softmax, logsumexp, F.normalize with eps)")
-    return Finding("GS901", "error", f"first {value} gradient made by `{o.op}` (line {o.line})",
+    return Finding("GS901", "error", f"first {value} gradient made by `{o.op}`{where}",
                    unique([o.line]), [], message, fix)
 
 

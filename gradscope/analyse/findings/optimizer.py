@@ -40,11 +40,15 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
         idle = [t for t in outside if not ctx.got_grad(t)]
         if trained:
             names = [ctx.label(t) for t in trained]
+            built = [(opt.get("name"), opt.get("line")) for opt in capture.optimizers if opt.get("line")]
+            where = "; " + "; ".join(f"`{name}` was built at line {line} from the parameters that existed then"
+                                     for name, line in built) if built else ""
             out.append(Finding(
                 "GS802", "warning", f"{len(trained)} parameter(s) get gradients but sit in no optimizer",
-                unique(t.line for t in trained), names,
+                unique([*(t.line for t in trained), *(line for _, line in built)]), names,
                 f"{listed(names)} {plural(names, 'receives', 'receive')} gradients but no optimizer holds "
-                f"{plural(names, 'it', 'them')}: never updated (a forgotten parameter), or wasted work.",
+                f"{plural(names, 'it', 'them')}: never updated (a forgotten parameter, or parameters made after "
+                f"the optimizer, e.g. by wrapping the model with adapters), or wasted work{where}.",
                 "add them to the optimizer, or freeze them (requires_grad_(False)) / compute their part "
                 "under torch.no_grad()"))
         if idle:
@@ -190,14 +194,18 @@ def _never_changed(ctx: Context) -> list[Finding]:
     names = [ctx.label(t) for t in tensors]
     steps = min(u.steps_with_grad for u in stalled)
     if all(u.lr == 0 for u in stalled):
-        why = f"{plural(names, 'its', 'their')} parameter group's learning rate is 0"
-    else:
-        why = ("the optimizer's update left them unchanged (an update too small to change a float32 value, or "
-               "code that writes the old values back)")
+        severity, why = "warning", f": {plural(names, 'its', 'their')} parameter group's learning rate is 0"
+        fix = ("give that parameter group a non-zero learning rate, or freeze the parameters (requires_grad_(False)) "
+               "and leave them out of the optimizer")
+    else:  # gradients too small to move a float32 value, or rounding noise where the true gradient is 0
+        severity = "info"
+        why = (" although the learning rate is not 0: the updates are too small to change a float32 value "
+               "(vanishing gradients, or rounding noise on a parameter the loss does not depend on), or code "
+               "writes the old values back")
+        fix = ("if these should train, look for vanishing gradients (GS903, `gradscope render --format grads`); "
+               "rounding noise needs nothing")
     return [Finding(
-        "GS803", "warning", f"{len(tensors)} parameter(s) get gradients but no optimizer step changes them",
+        "GS803", severity, f"{len(tensors)} parameter(s) get gradients but no optimizer step changes them",
         unique(t.line for t in tensors), names,
-        f"{listed(names)} had a non-zero gradient at {steps} or more optimizer steps, but {plural(names, 'its', 'their')} "
-        f"values never changed: {why}.",
-        "give that parameter group a non-zero learning rate, or freeze the parameters (requires_grad_(False)) "
-        "and leave them out of the optimizer")]
+        f"{listed(names)} had a non-zero gradient at {steps} or more optimizer steps, but "
+        f"{plural(names, 'its', 'their')} values never changed{why}.", fix)]
