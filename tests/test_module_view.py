@@ -181,6 +181,27 @@ def test_a_module_the_last_call_left_no_gradient_shows_its_earlier_norm_marked(f
     assert re.search(r"^b\s+Linear\s+1 trainable\s+✓✓\s+0\.5\s*$", text, re.M), text
 
 
+def test_a_module_never_called_whose_tied_weight_gets_gradient_says_so():
+    """T5's `shared` embedding: its forward never runs, its weight (tied into the encoder's and the
+    decoder's embeddings) gets a gradient. The row says both; a module whose parameters got nothing
+    is still "never called"."""
+    from gradscope.capture import RootInfo, TensorInfo
+    from gradscope.render.tree import render_text
+
+    tensors = [TensorInfo(id=0, name="loss", kind="nonleaf", is_leaf=False, grads=[None]),
+               TensorInfo(id=1, param_name="shared.weight", kind="parameter", requires_grad=True, is_parameter=True,
+                          shape=[8], module="shared", grads=[True]),
+               TensorInfo(id=2, param_name="unused.weight", kind="parameter", requires_grad=True, is_parameter=True,
+                          shape=[8], module="unused", grads=[False])]
+    capture = Capture(script="s.py", tensors=tensors, backward_calls=1,
+                      roots=[RootInfo(tensor=0, file="s.py", line=5, step=1)],
+                      modules=[{"name": "shared", "type": "Embedding", "called": False, "params": [1]},
+                               {"name": "unused", "type": "Linear", "called": False, "params": [2]}])
+    text = render_text(capture, {"view": "module"})
+    assert re.search(r"^shared\s+Embedding\s+1 trainable\s+✓ \(not called\)", text, re.M), text
+    assert re.search(r"^unused\s+Linear\s+1 trainable\s+never called", text, re.M), text
+
+
 def test_without_recorded_norms_the_column_says_at_exit():
     from gradscope.render.tree import render_text
 

@@ -115,9 +115,11 @@ def _params(m: ModuleStatus, count: int) -> Text:
 
 
 def _reached(m: ModuleStatus) -> Text:
+    marks = "".join(MARKS[r] for r in m.reached)
+    if not m.called and any(r is True for r in m.reached):  # a weight tied into modules that ran (T5's shared)
+        return Text(f"{marks} (not called)", style="green" if all(r is not False for r in m.reached) else "red")
     if not m.called:
         return Text("never called", style="yellow")
-    marks = "".join(MARKS[r] for r in m.reached)
     style = "green" if all(r is not False for r in m.reached) else "red"
     return Text(marks or "-", style=style)
 
