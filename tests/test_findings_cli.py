@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 from rich.console import Console
 
-from conftest import SAMPLES, run_gradscope
+from conftest import SAMPLES, run_gradscope, run_python
 from gradscope.analyse.findings import explain_tensor, find_all
 from gradscope.api import trace_target
 from gradscope.render.findings import findings_json, print_explanation
@@ -61,3 +62,18 @@ def test_explain_tensor_lists_paths_and_cuts():
     y_part = text[text.index("Tensor y"):text.index("Tensor nope")]
     assert "flows" in y_part and "cut " not in y_part
     assert "no tensor named 'nope'" in text
+
+
+def test_zero_grad_between_backward_and_step_is_found_with_gradient_norms_off(tmp_path):
+    """GS806 watches the order of zero_grad(), backward() and step(), not the norms."""
+    script = Path(__file__).parent / "diagnosis" / "buggy" / "zero_grad_after_backward.py"
+    plain = run_python(script)
+    losses = {line.split()[1] for line in plain.stdout.splitlines()}
+    assert plain.returncode == 0 and len(losses) == 1  # torch: the model never changes
+    out = tmp_path / "f.json"
+    proc = run_gradscope("explain", "--no-grad-norms", "--json", out, script)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == plain.stdout
+    (finding,) = [f for f in json.loads(out.read_text())["findings"] if f["code"] == "GS806"]
+    culprit = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if text.endswith("# CULPRIT"))
+    assert finding["lines"][0] == culprit

@@ -148,10 +148,6 @@ class NormTracker:
         self.grad_scaler = False
         self.unit_rows: dict[int, bool] = {}  # record id -> it is a Linear's weight (rows are units)
         self.pending: deque = deque()  # (transfers, apply) in call order (see the module doc)
-        self.backwards = 0  # backward calls that accumulate into .grad (autograd.grad does not)
-        self.backward_line = None  # the line of the latest of them
-        self.cleared = weakref.WeakKeyDictionary()  # optimizer -> (self.backwards, file, line) at its zero_grad()
-        self.stepped_at = weakref.WeakKeyDictionary()  # optimizer -> self.backwards at its latest step
 
     # -- which tensors ---------------------------------------------------------------------------
     def track(self, rec) -> None:
@@ -180,8 +176,6 @@ class NormTracker:
     def after_backward(self, call: str, file, line, recorded: bool = False) -> None:
         """Take the norms of every tracked tensor's `.grad` as it is right after this call."""
         self._refresh()
-        self.backwards += 1
-        self.backward_line = line
         recs, grads, tensors = [], [], []
         for rec, ref in self.tracked.values():
             t = ref()
@@ -305,28 +299,14 @@ class NormTracker:
         return owner
 
     # -- around each optimizer step ---------------------------------------------------------------
-    def before_step(self, optimizer) -> None:
-        if self._cleared_before(optimizer):
-            self.before = None  # this step applies no gradient: not one for the optimizer audit (GS803)
+    def before_step(self, optimizer, applies_nothing: bool) -> None:
+        if applies_nothing:
+            self.before = None  # zero_grad() came before it: not a step for the optimizer audit (GS803)
             return
         self.before = (optimizer, _norms(_step_params(optimizer), exact=True))
 
-    def on_zero_grad(self, optimizer, file, line) -> None:
-        self.cleared[optimizer] = (self.backwards, file, line)
+    def on_zero_grad(self) -> None:
         self.stepped = True  # the next backward call starts from cleared gradients: not accumulated
-
-    def _cleared_before(self, optimizer) -> bool:
-        """The optimizer's own zero_grad() ran after the backward calls since its previous step, and
-        before this step: the step applies none of their gradients. Noted at the zero_grad's line."""
-        previous = self.stepped_at.get(optimizer, 0)
-        self.stepped_at[optimizer] = self.backwards
-        cleared = self.cleared.get(optimizer)
-        if cleared is None or cleared[0] != self.backwards or previous >= self.backwards:
-            return False
-        _, step_line = self.recorder.where(3)
-        self.recorder.note_event({"kind": "cleared_grads", "file": cleared[1], "line": cleared[2],
-                                  "backward_line": self.backward_line, "step_line": step_line})
-        return True
 
     def after_step(self, optimizer) -> None:
         """Note which parameters with a non-zero gradient this step changed (their norm moved)."""

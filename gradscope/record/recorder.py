@@ -19,6 +19,7 @@ from gradscope.record.gradmode import GradModeTracker
 from gradscope.record.modules import ModuleNamer
 from gradscope.record.nan import NanWatch
 from gradscope.record.norms import NormTracker
+from gradscope.record.steps import StepOrder
 from gradscope.record.paths import frame_line
 from gradscope.record.records import MAX_CUT_DEPTH, ModuleAttr, OpEvent, TensorRecord
 from gradscope.record.registry import TensorRegistry, refresh_state
@@ -72,6 +73,7 @@ class Recorder:
         self.on_grad_switch = self.grad.on_switch
         self.library_grad_off = self.grad.library_off
         self.name_modules = self.modules.name_modules
+        self.steps = StepOrder(self)  # zero_grad(), step() and backward calls, in order (GS806)
         self.norms = NormTracker(self) if grad_norms else None  # gradient norms per backward call
         self.nan = NanWatch(self, stop=stop_after_nan) if nan or stop_after_nan else None  # --nan
 
@@ -95,8 +97,6 @@ class Recorder:
     def on_zero_grad(self, frame) -> None:
         """An optimizer's zero_grad() began (`frame`: the profiler range it opened): which optimizer, from
         the zero_grad frame's `self`, and the user's line that called it."""
-        if self.norms is None:
-            return
         for _ in range(4):
             frame = frame.f_back
             if frame is None:
@@ -104,8 +104,16 @@ class Recorder:
             owner = frame.f_locals.get("self")
             if isinstance(owner, torch.optim.Optimizer):
                 file, line = self.where(3)
-                self.norms.on_zero_grad(owner, file, line)
+                self.steps.on_zero_grad(owner, file, line)
+                if self.norms is not None:
+                    self.norms.on_zero_grad()
                 return
+
+    def before_step(self, optimizer) -> None:
+        """An optimizer step begins (hooked on every optimizer): does it apply any gradient?"""
+        applies_nothing = self.steps.applies_nothing(optimizer)
+        if self.norms is not None:
+            self.norms.before_step(optimizer, applies_nothing)
 
     def where(self, depth: int = 3):
         f = self.user_frame(depth)
@@ -372,6 +380,8 @@ class Recorder:
                 self._after_grad(snap, roots, inputs, result, file, line)
         except Exception as exc:  # noqa: BLE001
             self.note_failure(exc)
+        if call != "autograd.grad":  # autograd.grad leaves .grad alone
+            self.steps.after_backward(line)
         self._take_norms(call, file, line, snap is not None)
         if self.nan is not None:
             self.nan.stop_if_asked()

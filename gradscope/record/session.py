@@ -115,11 +115,9 @@ class Instrumentation:
             modhooks.register_module_module_registration_hook(self._guard(rec.on_module_registered)),
         ]
         self._show_hooks = hide_global_hooks(self._handles[:2])  # torch.compile(module) must not warn of ours
+        self._handles.append(register_optimizer_step_pre_hook(self._guard(_first(rec.before_step))))
         if rec.norms is not None:  # what each optimizer step did to the parameters
-            self._handles += [
-                register_optimizer_step_pre_hook(self._guard(_first(rec.norms.before_step))),
-                register_optimizer_step_post_hook(self._guard(_first(rec.norms.after_step))),
-            ]
+            self._handles.append(register_optimizer_step_post_hook(self._guard(_first(rec.norms.after_step))))
         names.install_hook(self._bind, compile_switch.SWITCH)
         self.dynamo_watch.install()
         self.finder.install()
