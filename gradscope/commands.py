@@ -314,7 +314,7 @@ def load_capture(path: str) -> Capture:
 
 
 def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict) -> int:
-    from gradscope.console import stderr_console
+    from gradscope.console import stderr_console, stdout_console
 
     check_options(options)
     capture = load_capture(capture_path)
@@ -325,10 +325,10 @@ def render(capture_path: str, outputs: list[str], fmt: str | None, options: dict
     planned = _plan_outputs(outputs, fmt)
     check_outputs([path for path, _, _ in planned], [capture_path])
     if any(path == "-" and f == "tree" for path, f, _ in planned) and len(planned) == 1:
-        from gradscope.render.tree import render_text
+        from gradscope.render.tree import print_report
 
         shown = for_terminal(capture)
-        sys.stdout.write(render_text(shown, options))
+        print_report(shown, stdout_console(), options)
         _print_incomplete(shown, stderr_console())
         return 0
     _write_all(capture, planned, options, stderr_console())

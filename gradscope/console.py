@@ -10,9 +10,18 @@ from rich.console import Console
 
 def stderr_console() -> Console:
     """gradscope's report goes to stderr; colour only on a terminal and never with NO_COLOR."""
-    plain = bool(os.environ.get("NO_COLOR")) or not sys.stderr.isatty()
+    return _report_console(sys.stderr)
+
+
+def stdout_console() -> Console:
+    """`render`'s report, which is its output."""
+    return _report_console(sys.stdout)
+
+
+def _report_console(stream) -> Console:
+    plain = bool(os.environ.get("NO_COLOR")) or not stream.isatty()
     return Console(
-        file=sys.stderr,
+        file=stream,
         color_system=None if plain else "auto",
         no_color=plain,
         highlight=False,

@@ -226,9 +226,32 @@ def test_default_picture_fits_a_screen_wide(traced, name, tmp_path):
     assert width <= SCREEN_PT, f"{name}: {width} pt wide"
 
 
+def _cut_lines(report: str) -> list[str]:
+    return report.split("\nCuts\n", 1)[1].split("\nFindings", 1)[0].splitlines()
+
+
 def test_cuts_made_on_one_line_under_no_grad_are_one_line(tmp_path):
-    """An evaluation under no_grad cuts every layer's result on that line: the named result gets its
-    own line, the layers' unnamed results one line together (not one each)."""
+    """A backbone under no_grad feeding the loss cuts every layer's result on that line: the named
+    result gets its own line, the layers' unnamed results one line together (not one each)."""
+    script = SCRIPTS / "no_grad_features_head.py"
+    facts = tmp_path / "facts.json"
+    proc = run_gradscope("trace", script, facts, env={"COLUMNS": str(WIDTH)})
+    assert proc.returncode == 0, proc.stderr
+    torch_says = json.loads(facts.read_text())["tensors"]
+    assert torch_says["feats"]["requires_grad"] is False and torch_says["w0"]["grad_is_none"] is True
+    assert torch_says["head_w"]["grad_is_none"] is False
+    line = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if "torch.no_grad()" in text)
+    there = [c for c in _cut_lines(proc.stderr) if f"no_grad · line {line} " in c]
+    assert len(there) == 2, proc.stderr
+    assert re.search(rf"line {line}  feats → head$", there[0]), there
+    grouped = re.search(r"line \d+  (\d+) unnamed results: (.*)$", there[1])
+    assert grouped and int(grouped[1]) >= 2, there[1]
+    assert "(linear) ×2" in grouped[2] and "backbone.2" in grouped[2], there[1]
+
+
+def test_an_evaluation_under_no_grad_is_no_cut_of_the_training_graph(tmp_path):
+    """Results made under no_grad that no backward call reads (an evaluation after training) are
+    not drawn as cuts: one line at the end says where they were made, and how many."""
     script = SCRIPTS / "eval_after_training.py"
     facts = tmp_path / "facts.json"
     proc = run_gradscope("trace", script, facts, env={"COLUMNS": str(WIDTH)})
@@ -236,13 +259,11 @@ def test_cuts_made_on_one_line_under_no_grad_are_one_line(tmp_path):
     torch_says = json.loads(facts.read_text())["tensors"]
     assert torch_says["preds"]["requires_grad"] is False and torch_says["loss"]["requires_grad"] is True
     line = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if "torch.no_grad()" in text)
-    cuts = proc.stderr.split("\nCuts\n", 1)[1].split("\nFindings", 1)[0].splitlines()
-    there = [c for c in cuts if f"no_grad · line {line} " in c]
-    assert len(there) == 2, cuts
-    assert there[0].endswith(f"line {line}  preds")
-    grouped = re.search(r"line \d+  (\d+) unnamed results: (.*)$", there[1])
-    assert grouped and int(grouped[1]) >= 2, there[1]
-    assert {"(linear)", "(layer_norm)"} <= {op.split(" ×")[0] for op in grouped[2].split(", ")}, there[1]
+    cuts = _cut_lines(proc.stderr)
+    assert not [c for c in cuts if "✂" in c], cuts
+    (outside,) = cuts
+    found = re.search(rf"outside them \(evaluation, metrics\): no_grad · line {line} ×(\d+)$", outside)
+    assert found and int(found[1]) >= 3, outside  # preds and the layers' results
 
 
 def test_a_module_frozen_on_many_lines_says_how_many_more():
@@ -253,3 +274,39 @@ def test_a_module_frozen_on_many_lines_says_how_many_more():
     assert _params(m, 1).plain == "5 frozen · lines 3, 5, 7 and 2 more"
     m.frozen_lines = [3, 5, 7]
     assert _params(m, 1).plain == "5 frozen · lines 3, 5, 7"
+
+
+def test_deep_module_names_too_wide_for_the_console_are_named_relative_to_their_row():
+    """A wrapped HF model's paths (`model.base_model.model.layers.0.self_attn.q_proj.lora_A`) do not fit
+    120 columns: each row then names its module relative to the row it is indented under, and no cell
+    is cut short (a cropped "line 12" would read "line 1"). Full names while they fit."""
+    from gradscope.capture import RootInfo, TensorInfo
+    from gradscope.render.tree import render_text
+
+    prefix = "model.base_model.model.model.layers.0.self_attn.q_proj"
+    names = [("base_layer.weight", False), ("lora_A.default.weight", True), ("lora_B.default.weight", True)]
+    tensors = [TensorInfo(id=0, name="loss", kind="nonleaf", is_leaf=False, grads=[None])]
+    for tid, (name, trainable) in enumerate(names, 1):
+        tensors.append(TensorInfo(id=tid, param_name=f"{prefix}.{name}", kind="parameter" if trainable else "frozen",
+                                  requires_grad=trainable, is_parameter=True, shape=[8], grads=[trainable],
+                                  frozen_line=None if trainable else 12,
+                                  module=f"{prefix}.{name.rsplit('.', 1)[0]}"))
+    parts = prefix.split(".")
+    modules = [{"name": ".".join(parts[:i]), "type": "Wrapper", "params": [1, 2, 3]} for i in range(1, len(parts) + 1)]
+    modules += [{"name": f"{prefix}.base_layer", "type": "Linear", "params": [1]},
+                {"name": f"{prefix}.lora_A", "type": "ModuleDict", "params": [2]},
+                {"name": f"{prefix}.lora_A.default", "type": "Linear", "params": [2]},
+                {"name": f"{prefix}.lora_B", "type": "ModuleDict", "params": [3]},
+                {"name": f"{prefix}.lora_B.default", "type": "Linear", "params": [3]}]
+    capture = Capture(script="s.py", tensors=tensors, backward_calls=1, modules=modules,
+                      roots=[RootInfo(tensor=0, file="s.py", line=20, step=1)])
+    wide = render_text(capture, {"view": "module"}, width=240)
+    assert re.search(rf"^\s+{re.escape(prefix)}\.lora_A\.default\s+Linear\s+1 trainable\s+✓\s*$", wide, re.M), wide
+    narrow = render_text(capture, {"view": "module"}, width=100)
+    table = narrow.split("\nCuts\n")[0].splitlines()
+    assert max(len(line) for line in table) <= 100, narrow
+    assert re.search(r"^\s+lora_A\s+ModuleDict\s+1 trainable\s+✓\s*$", narrow, re.M), narrow
+    assert re.search(r"^\s+default\s+Linear\s+1 trainable\s+✓\s*$", narrow, re.M), narrow
+    assert re.search(r"^\s+base_layer\s+Linear\s+1 frozen · line 12\s+✗\s*$", narrow, re.M), narrow
+    assert re.search(r"^model\s+Wrapper\s+2 trainable · 1 frozen · line 12\s+✓\s*$", narrow, re.M), narrow
+    assert f"frozen {prefix}.base_layer Linear" in narrow  # the Cuts keep full names

@@ -79,6 +79,18 @@ class GraphView:
         return out
 
 
+    def upstream_of_roots(self) -> set[str]:
+        """Every vertex some backward root reads, the roots included (an explicit walk: graphs are deep)."""
+        seen = set(self.root_vids())
+        stack = list(seen)
+        while stack:
+            for edge in self.inputs.get(stack.pop(), []):
+                if edge.src not in seen:
+                    seen.add(edge.src)
+                    stack.append(edge.src)
+        return seen
+
+
 def tensor_label(t: TensorInfo, rebinds: set[str] | None = None) -> str:
     if t.param_name:
         return t.param_name

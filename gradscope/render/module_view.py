@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from rich.console import Console, ConsoleOptions
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -24,6 +26,7 @@ from gradscope.capture import Capture
 from gradscope.render.fold import blank_indices
 
 MARKS = {True: "✓", False: "✗", None: "·"}
+UNBOUNDED = 10_000  # columns: to measure the table's natural width
 
 
 def has_modules(capture: Capture) -> bool:
@@ -38,15 +41,15 @@ def module_renderables(capture: Capture, view: GraphView, statuses: Statuses) ->
     if not rows:
         return parts
     norms, header = _norms(capture, rows)
-    parts.append(_legend(capture))
-    parts.append(_table(rows, norms, header))
+    parts.append(_legend(capture, header))
+    parts.append(_FittedTable(rows, norms))
     cuts = _cuts(view, statuses, modules)
     if cuts is not None:
         parts.append(cuts)
     return parts
 
 
-def _legend(capture: Capture) -> Text:
+def _legend(capture: Capture, norms: str) -> Text:
     calls = []
     for n, i in enumerate(recorded_roots(capture), 1):
         root = capture.roots[i]
@@ -55,11 +58,13 @@ def _legend(capture: Capture) -> Text:
     text = Text("Gradient flow by module", style="bold")
     if calls:
         text.append(f"  · ✓/✗: did backward {', '.join(calls)} reach it", style="dim")
+    if norms:
+        text.append(f"  · {norms}", style="dim")
     return text
 
 
 def _norms(capture: Capture, rows: list[Row]) -> tuple[list[str], str]:
-    """Each row's norm cell, and the column's header saying which call the norms are taken after. A
+    """Each row's norm cell, and the legend's words saying which call the norms are taken after. A
     module whose gradient the latest recorded call left None shows its norm after an earlier one, marked."""
     steps = {capture.roots[i].step: n for n, i in enumerate(recorded_roots(capture), 1)}
     last = max(steps, default=None)
@@ -75,22 +80,51 @@ def _norms(capture: Capture, rows: list[Row]) -> tuple[list[str], str]:
         return cells, ""
     if not has_norms(capture):
         return cells, "grad norm at exit"
-    return cells, f"grad norm after #{steps[last]}" if last is not None else "grad norm"
+    return cells, f"grad norm after #{steps[last]}" if last is not None else ""
 
 
-def _table(rows: list[Row], norms: list[str], norm_header: str = "grad norm") -> Table:
+class _FittedTable:
+    """The table with each module's full name, or, when that is wider than the console (the deep
+    paths of a wrapped HF model: `model.base_model.model.model.layers.0–1.self_attn.q_proj`), with each
+    name relative to the row it is indented under. The Cuts below always give full names."""
+
+    def __init__(self, rows: list[Row], norms: list[str]):
+        self.rows, self.norms = rows, norms
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        table = _table(self.rows, [r.label for r in self.rows], self.norms)
+        unbounded = options.update(width=UNBOUNDED)
+        if Measurement.get(console, unbounded, table).maximum > options.max_width:
+            table = _table(self.rows, _relative_labels(self.rows), self.norms)
+        yield table
+
+
+def _relative_labels(rows: list[Row]) -> list[str]:
+    above: list[str] = []  # the full label of the row open at each level
+    labels = []
+    for row in rows:
+        del above[row.level:]
+        parent = above[-1] if above else ""
+        label = row.label
+        labels.append(label[len(parent) + 1:] if parent and label.startswith(parent + ".") else label)
+        above.append(label)
+    return labels
+
+
+def _table(rows: list[Row], labels: list[str], norms: list[str]) -> Table:
+    """`norms`: each row's cell for the column "grad norm" (the legend says after which call)."""
     cuts = ["; ".join(f"✂ {c.reason}" for c in r.module.cuts_in) for r in rows]
-    columns = ["module", "type", "parameters", "backward"] + ([norm_header] if any(norms) else []) + \
+    columns = ["module", "type", "parameters", "backward"] + (["grad norm"] if any(norms) else []) + \
         (["cut inputs"] if any(cuts) else [])
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, show_edge=False)
     for column in columns:
-        table.add_column(column, no_wrap=column != "cut inputs", overflow="fold")
-    for row, norm, cut in zip(rows, norms, cuts):
+        table.add_column(column, overflow="fold")  # wrapped, never cut: a cropped "line 11" reads "line 1"
+    for row, label, norm, cut in zip(rows, labels, norms, cuts):
         m = row.module
-        name = Text("  " * row.level + row.label, style="cyan" if m.frozen and not m.trainable else "")
+        name = Text("  " * row.level + label, style="cyan" if m.frozen and not m.trainable else "")
         mtype = (m.type or "") + (f" ×{row.count}" if row.count > 1 else "")
         cells = [name, Text(mtype, style="dim"), _params(m, row.count), _reached(m)]
-        if norm_header in columns:
+        if "grad norm" in columns:
             cells.append(Text(norm))
         if "cut inputs" in columns:
             cells.append(Text(cut, style="red"))
@@ -130,7 +164,8 @@ def _norm(value: float | None) -> str:
 
 def _cuts(view: GraphView, statuses: Statuses, modules: dict[str, ModuleStatus]) -> Text | None:
     """Every cut once: frozen modules as units (identical ones folded), then each detach / no_grad /
-    non-differentiable op, with the modules that read it."""
+    non-differentiable op a backward root reads, with the modules that read it; the cuts no root
+    reads (an evaluation under no_grad) in one line at the end."""
     if not statuses.cuts:
         return None
     text = Text("Cuts", style="bold")
@@ -151,6 +186,9 @@ def _cuts(view: GraphView, statuses: Statuses, modules: dict[str, ModuleStatus])
         each = " each" if len(names) > 1 else ""
         text.append(f"{kind}: {count} parameter{'s' if count > 1 else ''}{each} (requires_grad=False){where}")
     others = [(vid, cut) for vid, cut in statuses.cuts.items() if cut.kind != "frozen"]
+    feeding = view.upstream_of_roots()
+    elsewhere = Counter(cut.reason for vid, cut in others if vid not in feeding)  # an evaluation under no_grad
+    others = [(vid, cut) for vid, cut in others if vid in feeding]
     unnamed: dict[str, list[str]] = {}  # reason (with its line) -> unnamed results cut there
     for vid, cut in others:
         if _unnamed(view, vid):
@@ -165,6 +203,11 @@ def _cuts(view: GraphView, statuses: Statuses, modules: dict[str, ModuleStatus])
         ops = Counter(view.label(vid) for vid in vids)
         kinds = listed([op + (f" ×{n}" if n > 1 else "") for op, n in ops.most_common()], 4)
         _cut_line(text, reason, f"{len(vids)} unnamed results: {kinds}", _readers(view, vids))
+    if elsewhere:
+        places = listed([reason + (f" ×{n}" if n > 1 else "") for reason, n in elsewhere.most_common()], 3)
+        lead = "+ outside the recorded backward graphs" if len(text) > len("Cuts") else \
+            "none in a recorded backward graph; outside them"
+        text.append(f"\n  {lead} (evaluation, metrics): {places}", style="dim")
     return text
 
 
