@@ -77,3 +77,18 @@ def test_zero_grad_between_backward_and_step_is_found_with_gradient_norms_off(tm
     (finding,) = [f for f in json.loads(out.read_text())["findings"] if f["code"] == "GS806"]
     culprit = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if text.endswith("# CULPRIT"))
     assert finding["lines"][0] == culprit
+
+
+def test_a_target_copied_with_clone_is_cited_where_it_was_copied(tmp_path):
+    """BYOL's target weights made with `p.clone()`: torch keeps the copy in the graph (the target
+    requires grad), and GS701 cites the clone line first, naming the parameters copied."""
+    script = Path(__file__).parent / "diagnosis" / "buggy" / "byol_target_clone.py"
+    plain = run_python(script)
+    assert plain.returncode == 0 and "target requires grad: True" in plain.stdout
+    out = tmp_path / "f.json"
+    proc = run_gradscope("explain", "--json", out, script)
+    assert proc.returncode == 0 and proc.stdout == plain.stdout, proc.stderr
+    (finding,) = [f for f in json.loads(out.read_text())["findings"] if f["code"] == "GS701"]
+    culprit = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if text.endswith("# CULPRIT"))
+    assert finding["lines"][0] == culprit and "clone()" in finding["title"]
+    assert {"online.0.weight", "online.2.bias"} <= set(finding["tensors"])

@@ -79,16 +79,21 @@ class GraphView:
         return out
 
 
-    def upstream_of_roots(self) -> set[str]:
-        """Every vertex some backward root reads, the roots included (an explicit walk: graphs are deep)."""
-        seen = set(self.root_vids())
+    def upstream(self, start, stop=frozenset()) -> set[str]:
+        """Every vertex `start` reads, `start` included, without entering `stop` (an explicit walk:
+        graphs are deep)."""
+        seen = set(start)
         stack = list(seen)
         while stack:
             for edge in self.inputs.get(stack.pop(), []):
-                if edge.src not in seen:
+                if edge.src not in seen and edge.src not in stop:
                     seen.add(edge.src)
                     stack.append(edge.src)
         return seen
+
+    def upstream_of_roots(self) -> set[str]:
+        """Every vertex some backward root reads, the roots included."""
+        return self.upstream(self.root_vids())
 
 
 def tensor_label(t: TensorInfo, rebinds: set[str] | None = None) -> str:

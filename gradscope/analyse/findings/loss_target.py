@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from gradscope.analyse.findings.context import Context, Finding, unique
+from gradscope.analyse.findings.context import Context, Finding, listed, quoted, unique
+from gradscope.analyse.graph import GraphView
 from gradscope.capture import LossTargetEvent
+
+# ops users take for an independent copy; they copy the values and keep the graph
+COPY_GRAD_FNS = ("CloneBackward", "ToCopyBackward", "CopyBackwards")
 
 
 def loss_target_grad(ctx: Context) -> list[Finding]:
@@ -16,11 +20,44 @@ def loss_target_grad(ctx: Context) -> list[Finding]:
         t = ctx.tensors.get(event.tensor)
         name = ctx.label(t) if t is not None else "the target"
         made = t.line if t is not None else None
+        message = (f"`{name}` (made at line {made}) is passed as the target of `{event.op}` at line "
+                   f"{event.line} and requires grad: backward will also push gradient through the target into "
+                   "whatever produced it (usually a teacher, a pseudo-label or an EMA model that should stay fixed).")
+        fix = f"use `{name}.detach()` as the target, or compute it under torch.no_grad()"
+        copies = _copies_into_target(ctx.view, event)
+        if not copies:
+            out.append(Finding("GS701", "warning", f"the target of `{event.op}` carries gradient",
+                               unique([made, event.line]), [name], message, fix))
+            continue
+        lines = sorted({line for line, _, _ in copies})
+        sources = unique([source for _, source, _ in copies])
+        op = copies[0][2]
+        at = f"line{'s' if len(lines) > 1 else ''} {listed([str(n) for n in lines], 3)}"
         out.append(Finding(
-            "GS701", "warning", f"the target of `{event.op}` carries gradient",
-            unique([made, event.line]), [name],
-            f"`{name}` (made at line {made}) is passed as the target of `{event.op}` at line "
-            f"{event.line} and requires grad: backward will also push gradient through the target into "
-            "whatever produced it (usually a teacher, a pseudo-label or an EMA model that should stay fixed).",
-            f"use `{name}.detach()` as the target, or compute it under torch.no_grad()"))
+            "GS701", "warning", f"the target of `{event.op}` carries gradient from a {op} at {at}",
+            unique([*lines, made, event.line]), [name, *sources],
+            message + f" Its branch starts from {listed([quoted(s) for s in sources], 3)} through {op} at {at}: "
+            f"a {op} copies the values and keeps the graph, so what the prediction reads through "
+            f"{'them' if len(sources) > 1 else 'it'} also gets the target's gradient.",
+            f"copy with `.detach().clone()` at {at} (or make the copy under torch.no_grad())"))
     return out
+
+
+def _copies_into_target(view: GraphView, event: LossTargetEvent) -> list[tuple[int, str, str]]:
+    """(line, source, op) of each copy, on the target's branch, of a tensor the prediction's branch
+    gets gradient through (BYOL's target weights made with `p.clone()`): where the two branches join."""
+    if event.tensor is None or event.input is None:
+        return []
+    target, prediction = f"t{event.tensor}", f"t{event.input}"
+    if target not in view.inputs or prediction not in view.inputs:
+        return []  # a call whose graph was not recorded
+    shared = view.upstream([prediction])
+    copies = []
+    for vid in view.upstream([target], stop=shared):
+        grad_fn = view.grad_fn(vid) or ""
+        if vid in shared or not grad_fn.startswith(COPY_GRAD_FNS) or view.line(vid) is None:
+            continue
+        op = "clone()" if grad_fn.startswith("Clone") else "copy"
+        copies += [(view.line(vid), view.label(e.src), op) for e in view.inputs.get(vid, [])
+                   if e.src in shared and e.flows_grad]
+    return sorted(copies)
