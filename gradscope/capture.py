@@ -34,7 +34,8 @@ from gradscope.errors import CaptureError
 #    `sources` (the text of the lines tensors and nodes were made at).
 # 8: a `cut` event's kind `grad` (gradients autograd.grad returned without create_graph=True); `cleared_grads`;
 #    a module's `grad_buffers`; a NaN origin's `inputs_inf`.
-FORMAT_VERSION = 8
+# 9: `value_fed` (a number read out of a tensor that requires grad, given to a tensor op as an operand).
+FORMAT_VERSION = 9
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
 KINDS: tuple[str, ...] = Kind.__args__
@@ -301,11 +302,24 @@ class SavedChangedViaDataEvent(_SavedChange, tag="saved_changed_via_data"):
 
 
 class EscapeEvent(_Event, tag="escape"):
-    """A tensor computed under no_grad/inference that later fed a backward root."""
+    """`.item()`, `.tolist()`, `.numpy()` or `float()` of a tensor that carries gradient (or of its
+    detached copy): the values leave autograd."""
 
     op: str | None = None
     tensor: Index | None = None
     backward_calls: Index = 0
+
+
+class ValueFedEvent(_Event, tag="value_fed"):
+    """A number read out of a tensor that requires grad (`float(p)`, `p.item()`, at `read_line`) given
+    to a tensor op (at file/line) as an operand: autograd sees a constant there (format 9)."""
+
+    op: str | None = None
+    read_op: str | None = None
+    read_file: str | None = None
+    read_line: Index | None = None
+    tensor: Index | None = None  # the tensor the number was read from
+    out: Index | None = None  # the op's result
 
 
 class CustomBackwardEvent(_Event, tag="custom_backward"):
@@ -341,8 +355,8 @@ class CheckpointEvent(_Event, tag="checkpoint"):
 
 Event = (InplaceEvent | GradReadEvent | RetainGradEvent | ErrorEvent | LossTargetEvent | CutParamsEvent
          | UnusedLossEvent | ApiResultEvent | CutEvent | SavedModifiedEvent | SavedChangedViaDataEvent | EscapeEvent
-         | CustomBackwardEvent | ReplacedEvent | CheckpointEvent | ClearedGradsEvent)
-_EVENT_TENSOR_FIELDS = ("tensor", "input", "nearby", "saved", "base")
+         | CustomBackwardEvent | ReplacedEvent | CheckpointEvent | ClearedGradsEvent | ValueFedEvent)
+_EVENT_TENSOR_FIELDS = ("tensor", "input", "nearby", "saved", "base", "out")
 _EVENT_TENSOR_LIST_FIELDS = ("tensors", "reaches", "old", "new")
 
 

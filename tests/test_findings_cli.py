@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from conftest import SAMPLES, run_gradscope, run_python
@@ -92,3 +93,24 @@ def test_a_target_copied_with_clone_is_cited_where_it_was_copied(tmp_path):
     culprit = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if text.endswith("# CULPRIT"))
     assert finding["lines"][0] == culprit and "clone()" in finding["title"]
     assert {"online.0.weight", "online.2.bias"} <= set(finding["tensors"])
+
+
+@pytest.mark.parametrize("case", ["param", "normaliser"])
+def test_a_number_read_from_a_tensor_and_fed_back_into_the_loss_is_cited(tmp_path, case):
+    """`loss + float(log_var)`: torch's gradient for log_var lacks that term's 1 (it is a constant to
+    autograd); GS209 cites the read's line, a warning for a parameter, info for a result read out to
+    normalise by (`mse / mse.item()`), which may be intended."""
+    script = Path(__file__).parent / "scripts" / "value_fed_back.py"
+    plain = run_python(script, case)
+    assert plain.returncode == 0, plain.stderr
+    got, with_tensor = plain.stdout.split()
+    if case == "param":
+        assert float(got) == pytest.approx(float(with_tensor) - 1.0, abs=1e-6)
+    out = tmp_path / "f.json"
+    proc = run_gradscope("explain", "--json", out, script, case)
+    assert proc.returncode == 0 and proc.stdout == plain.stdout, proc.stderr
+    (finding,) = [f for f in json.loads(out.read_text())["findings"] if f["code"] == "GS209"]
+    marker = "float(log_var)" if case == "param" else "mse.item()"
+    line = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if marker in text)
+    assert finding["lines"] == [line] and marker in finding["title"]
+    assert finding["severity"] == ("warning" if case == "param" else "info")

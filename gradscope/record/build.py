@@ -188,7 +188,9 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
                      for (where, _), (count, what, file, line) in recorder.failures.by_site.items()],
         dropped=_dropped(recorder, recs, display),
         sources=_sources([(rec.file, rec.line) for rec in recs]
-                         + [(n.event.file, n.event.line) for n in nodes_in_order if n.event is not None], display),
+                         + [(n.event.file, n.event.line) for n in nodes_in_order if n.event is not None]
+                         + [(e["read_file"], e["read_line"]) for e in recorder.events if e["kind"] == "value_fed"],
+                         display),
         grad_health=_grad_health(recorder, cid, display),
     )
     log_diagnostics(capture)
@@ -378,7 +380,7 @@ def _event_record(event: dict, cid, display, qualnames) -> Event:
             out[key] = [cid[v.id] for v in value if isinstance(v, TensorRecord) and v.id in cid]
         elif isinstance(value, ModuleAttr):
             out[key] = value.path(qualnames)
-        elif key == "file":
+        elif key in ("file", "read_file"):
             out[key] = display(value) if value else None
         else:
             out[key] = value

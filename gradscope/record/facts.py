@@ -52,6 +52,11 @@ _CHECKPOINT_FILE = os.path.join(os.path.dirname(torch.utils.__file__), "checkpoi
 MAX_WALK = 20000  # graph nodes visited per walk of a never-backpropagated graph
 MAX_MUTATIONS = 50000  # storages remembered in the in-place log before it starts over
 MAX_CUT_SITES = 2000  # (line, op) sites where gradient stopped, kept for the cut frontier
+ESCAPED_MAX = 64  # floats read out of tensors that require grad, watched for as operands
+# ops that take a Python number as an operand (`t + f`, `f * t`, `torch.clamp(t, max=f)`)
+OPERAND_OPS = frozenset({"add", "sub", "mul", "div", "true_divide", "pow", "rsub", "__radd__", "__rmul__", "__rsub__",
+                         "__rdiv__", "__rtruediv__", "__rpow__", "add_", "sub_", "mul_", "div_", "clamp", "clip",
+                         "maximum", "minimum", "where", "lerp", "addcmul", "addcdiv"})
 _DETACH_OPS = frozenset({"detach", "detach_", "Tensor.data"})
 # Ops whose result is not data flowing on from their input: freezing, reading a gradient.
 _NOT_CUTS = frozenset({"requires_grad_", "Tensor.requires_grad=", "Tensor.grad", "Tensor.grad=", "retain_grad"})
@@ -80,6 +85,7 @@ class Facts:
         self.detach_sites: set[tuple] = set()
         self.cut_sites: dict[tuple, dict] = {}
         self.cut_walked: dict[int, set] = {}  # id(site) -> graph nodes already walked for it
+        self.escaped: dict[int, tuple] = {}  # id(float) -> (the float, its escape event), oldest first
 
     # -- losses ------------------------------------------------------------------------------
     @_guarded
@@ -367,20 +373,45 @@ class Facts:
 
     # -- values leaving the graph, failed backward calls ----------------------------------------
     @_guarded
-    def on_escape(self, op, t) -> None:
+    def on_escape(self, op, t, value=None) -> None:
         """`.item()` / `.tolist()` / `.numpy()` / `float()` of a tensor that carries gradient (or of its
         detached copy): the values leave autograd here. Stamped with the backward calls so far, so a
-        backward that finds no graph can cite the escapes since the previous backward call."""
+        backward that finds no graph can cite the escapes since the previous backward call. A float
+        read from a tensor that requires grad is remembered (the object itself, the latest
+        ESCAPED_MAX of them) to see it come back as an operand (`on_operands`)."""
         rec = self.recorder
         source = rec.lookup(t)
-        if not t.requires_grad:
+        requires_grad = t.requires_grad
+        if not requires_grad:
             if source is None or source.detached_from is None or not source.detached_from.requires_grad:
                 return
             source = source.detached_from
         file, line = rec.where(2)
-        rec.note_event({"kind": "escape", "op": op, "file": file, "line": line,
-                        "tensor": source if source is not None else rec.record_for(t, file, line),
-                        "backward_calls": rec.backward_count})
+        event = {"kind": "escape", "op": op, "file": file, "line": line,
+                 "tensor": source if source is not None else rec.record_for(t, file, line),
+                 "backward_calls": rec.backward_count}
+        rec.note_event(event)
+        if requires_grad and type(value) is float:
+            escaped = self.escaped
+            escaped[id(value)] = (value, event)
+            if len(escaped) > ESCAPED_MAX:
+                del escaped[next(iter(escaped))]
+
+    @_guarded
+    def on_operands(self, op, args, kwargs, out, file, line) -> None:
+        """An arithmetic op got, as an operand, a float read out of a tensor that requires grad
+        (`loss + float(p)`): autograd sees a constant, and no gradient flows back to `p` through it."""
+        for value in (*args, *kwargs.values()) if kwargs else args:
+            if type(value) is not float:
+                continue
+            entry = self.escaped.get(id(value))
+            if entry is not None and entry[0] is value and isinstance(out, _Tensor):
+                read = entry[1]
+                self.recorder.note_event({"kind": "value_fed", "op": op, "file": file, "line": line,
+                                          "read_op": read["op"], "read_file": read["file"], "read_line": read["line"],
+                                          "tensor": read["tensor"],
+                                          "out": self.recorder.record_for(out, file, line)})
+                return
 
     @_guarded
     def on_backward_error(self, exc, roots, file, line) -> None:

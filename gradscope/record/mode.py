@@ -14,7 +14,7 @@ import types
 import torch
 from torch.overrides import TorchFunctionMode
 
-from gradscope.record.facts import LOSS_OPS
+from gradscope.record.facts import LOSS_OPS, OPERAND_OPS
 from gradscope.record.paths import frame_line
 from gradscope.record.torch_private import (
     RECORD_FUNCTION,
@@ -204,6 +204,8 @@ class RecordingMode(TorchFunctionMode):
                         recorder.on_notable(name, args[0], file, line, out)
                     if name in LOSS_OPS:
                         recorder.facts.on_loss(name, args, kwargs, out, file, line)
+                    elif name in OPERAND_OPS and recorder.facts.escaped:
+                        recorder.facts.on_operands(name, args, kwargs, out, file, line)
                     caller = sys._getframe(1)
                     api = self._api_codes.get(caller.f_code)
                     if api is not None:  # an op inside a distribution's log_prob (or a helper it called)
@@ -234,7 +236,7 @@ class RecordingMode(TorchFunctionMode):
         try:
             if args and isinstance(args[0], _Tensor):
                 with _NoTorchFunction():
-                    recorder.facts.on_escape(name, args[0])
+                    recorder.facts.on_escape(name, args[0], out)
         except Exception as exc:  # noqa: BLE001
             recorder.note_failure(exc)
         return out

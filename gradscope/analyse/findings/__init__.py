@@ -34,6 +34,7 @@ from gradscope.analyse.findings.no_gradient import intended_cuts, trainable_with
 from gradscope.analyse.findings.no_graph import backward_without_graph
 from gradscope.analyse.findings.nonleaf_grad import nonleaf_grad
 from gradscope.analyse.findings.optimizer import optimizer_audit
+from gradscope.analyse.findings.value_fed import values_fed_back
 from gradscope.analyse.findings.weights import gradient_carrying_weights
 from gradscope.analyse.findings.zero_derivative import zero_derivative
 from gradscope.capture import Capture
@@ -53,6 +54,7 @@ PASSES = (
     trainable_without_grad,
     intended_cuts,
     cut_terms,
+    values_fed_back,
     zero_derivative,
     nonleaf_grad,
     integer_requires_grad,
