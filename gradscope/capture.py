@@ -34,7 +34,8 @@ from gradscope.errors import CaptureError
 #    `sources` (the text of the lines tensors and nodes were made at).
 # 8: a `cut` event's kind `grad` (gradients autograd.grad returned without create_graph=True); `cleared_grads`;
 #    a module's `grad_buffers`; a NaN origin's `inputs_inf`.
-# 9: `value_fed` (a number read out of a tensor that requires grad, given to a tensor op as an operand).
+# 9: `value_fed` (a number read out of a tensor that requires grad, given to a tensor op as an operand);
+#    grad_health's `clip_line`; a tensor's `cut_def_line`; a module's `grad_attrs`.
 FORMAT_VERSION = 9
 
 Kind = Literal["parameter", "frozen", "nonleaf", "leaf", "inference", "detached", "no_grad", "nondiff", "constant"]
@@ -86,6 +87,7 @@ class TensorInfo(_Record):
     op: str | None = None  # the op that made it
     detached_from: Index | None = None
     cut_line: Index | None = None  # the line of the detach / no_grad / inference_mode that made it
+    cut_def_line: Index | None = None  # made in a function decorated with @torch.no_grad(): its line (format 9)
     cut_op: str | None = None  # detach | detach_ | Tensor.data | no_grad | inference_mode
     frozen_line: Index | None = None  # the last line that set requires_grad=False on it (format 7)
     param_name: str | None = None
@@ -366,6 +368,7 @@ class ModuleInfo(TypedDict):
     called: NotRequired[bool]  # its forward ran
     params: list[Index]  # its direct parameters' tensor ids
     grad_buffers: NotRequired[list[Index]]  # its direct buffers that require grad (format 8)
+    grad_attrs: NotRequired[dict[str, Index]]  # leaf tensors that require grad kept as plain attributes (format 9)
 
 
 class OptimizerInfo(TypedDict):
@@ -502,6 +505,7 @@ class GradHealth(_Record):
     sites: list[NormSite] = msgspec.field(default_factory=list)
     updates: list[ParamUpdate] = msgspec.field(default_factory=list)
     clip_max_norm: float | None = None  # the max_norm the script passed to clip_grad_norm_
+    clip_line: Index | None = None  # the line that called it (format 9)
     grad_scaler: bool = False  # the script unscaled gradients with a GradScaler
     nan_checked: bool = False  # run with --nan
     nan: list[NanOrigin] = msgspec.field(default_factory=list)

@@ -114,3 +114,32 @@ def test_a_number_read_from_a_tensor_and_fed_back_into_the_loss_is_cited(tmp_pat
     line = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if marker in text)
     assert finding["lines"] == [line] and marker in finding["title"]
     assert finding["severity"] == ("warning" if case == "param" else "info")
+
+
+def test_a_logging_snapshot_is_not_blamed_for_a_no_grad_backbone(tmp_path):
+    """Every path from the backbone to the loss stops under the no_grad line; a .detach().clone()
+    snapshot of a backbone weight also reaches those parameters but feeds no loss, and is not cited
+    (it was, first, with its own fix). torch: the backbone never moves."""
+    script = Path(__file__).parent / "diagnosis" / "buggy" / "no_grad_backbone_with_snapshot.py"
+    plain = run_python(script)
+    assert plain.returncode == 0 and "backbone moved: False" in plain.stdout
+    out = tmp_path / "f.json"
+    proc = run_gradscope("explain", "--json", out, script)
+    assert proc.returncode == 0, proc.stderr
+    culprit = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if text.endswith("# CULPRIT"))
+    snapshot = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if ".detach().clone()" in text)
+    found = [f for f in json.loads(out.read_text())["findings"] if f["severity"] in ("error", "warning")]
+    assert found and all(f["lines"][0] == culprit and snapshot not in f["lines"] for f in found), found
+
+
+def test_a_set_grad_enabled_block_entered_with_false_is_not_called_a_global_switch(tmp_path):
+    """`with torch.set_grad_enabled(phase == "training")` where the phase is "train": the block is
+    scoped; its argument was False. torch raises at backward."""
+    script = Path(__file__).parent / "diagnosis" / "buggy" / "set_grad_enabled_wrong_phase.py"
+    out = tmp_path / "f.json"
+    proc = run_gradscope("explain", "--json", out, script)
+    assert proc.returncode == 1 and "does not require grad and does not have a grad_fn" in proc.stderr
+    (finding,) = [f for f in json.loads(out.read_text())["findings"] if f["code"] == "GS101"]
+    culprit = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if text.endswith("# CULPRIT"))
+    assert finding["lines"][0] == culprit
+    assert "entered with a false argument" in finding["message"] and "whole program" not in finding["message"]

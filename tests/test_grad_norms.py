@@ -155,3 +155,16 @@ def test_render_format_grads_cli(oracle, tmp_path):
     assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
     bad = run_gradscope("render", path, "--format", "grads", "-o", tmp_path / "chart.dot")
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
+
+
+def test_a_complex_gradient_counts_in_the_norms(tmp_path):
+    """torch's total norm (clip_grad_norm_'s return value) counts the complex parameter; so must the
+    model's norm and the parameter's own (it was left out, and the module's number was too small)."""
+    plain = run_python(SCRIPTS / "health_complex_norm.py")
+    assert plain.returncode == 0, plain.stderr
+    proc, data = trace_json(SCRIPTS / "health_complex_norm.py", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (site,) = Capture.from_json(data).grad_health.sites
+    model = next(s for s in site.series if s.of == "model")
+    assert _close(model.first, float(plain.stdout))
+    assert {s.name for s in site.series if s.of == "parameter"} == {"m.wc", "m.wr"}

@@ -18,7 +18,7 @@ from gradscope.capture import (Capture, Diagnostic, Dropped, EdgeInfo, Event, Gr
                                 NormSeries, NormSite, ParamUpdate, RootInfo, SourceLine, TensorInfo, json_scalar)
 from gradscope.record.failures import log_diagnostics
 from gradscope.record.norms import DEAD_ROWS_KEPT
-from gradscope.record.records import MAX_CUT_DEPTH, ModuleAttr, TensorRecord
+from gradscope.record.records import MAX_CUT_DEPTH, ModuleAttr, TensorRecord, plain_shape
 from gradscope.record.recorder import EVENT_CAP_PER_SITE, GRAD_VALUES_MAX, Recorder
 from gradscope.record.registry import refresh_state
 from gradscope.record.walk import without_gc
@@ -179,7 +179,8 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         events=[_event_record(e, cid, display, qualnames) for e in recorder.events],
         modules=[{"name": name, "type": entry["type"], "called": entry["called"],
                   "params": [cid[r.id] for r in entry["params"] if r.id in cid],
-                  "grad_buffers": [cid[r.id] for r in entry["grad_buffers"] if r.id in cid]}
+                  "grad_buffers": [cid[r.id] for r in entry["grad_buffers"] if r.id in cid],
+                  "grad_attrs": {a: cid[r.id] for a, r in entry["grad_attrs"].items() if r.id in cid}}
                  for name, entry in modules.entries.items()],
         optimizers=[{"name": e["name"], "type": e["type"], "params": [cid[r.id] for r in e["params"]],
                      "line": e["line"]} for e in modules.optimizer_entries.values()],
@@ -189,7 +190,8 @@ def build_capture(recorder: Recorder, *, script: str, argv: list[str], exit_info
         dropped=_dropped(recorder, recs, display),
         sources=_sources([(rec.file, rec.line) for rec in recs]
                          + [(n.event.file, n.event.line) for n in nodes_in_order if n.event is not None]
-                         + [(e["read_file"], e["read_line"]) for e in recorder.events if e["kind"] == "value_fed"],
+                         + [(e["read_file"], e["read_line"]) for e in recorder.events if e["kind"] == "value_fed"]
+                         + [(rec.file, rec.cut_line) for rec in recs if rec.cut_line is not None],
                          display),
         grad_health=_grad_health(recorder, cid, display),
     )
@@ -264,7 +266,7 @@ def _grad_health(recorder: Recorder, cid, display) -> GradHealth:
     updates = [ParamUpdate(tensor=cid[u.rec.id], steps_with_grad=u.with_grad, steps_changed=u.changed, lr=u.lr)
                for u in norms.updates.values()]
     return GradHealth(norms=True, optimizer_steps=norms.steps, sites=sites, updates=updates,
-                      clip_max_norm=norms.clip_max_norm, grad_scaler=norms.grad_scaler,
+                      clip_max_norm=norms.clip_max_norm, clip_line=norms.clip_line, grad_scaler=norms.grad_scaler,
                       nan_checked=recorder.nan is not None, nan=_nan_origins(recorder, cid, display))
 
 
@@ -308,7 +310,7 @@ def _refresh(rec, recorder: Recorder) -> None:
         g = t.grad if (t.is_leaf or t.retains_grad) else None
         rec.grad_is_none = g is None
         if g is not None:
-            rec.grad_shape = [int(s) for s in g.shape]
+            rec.grad_shape = plain_shape(g.shape)
             if g.numel() <= GRAD_VALUES_MAX and g.layout is torch.strided and g.device.type != "meta":
                 values = g.detach().cpu().flatten().tolist()
                 rec.grad_values = [json_scalar(v) if isinstance(v, _SCALAR_TYPES) else str(v) for v in values]
@@ -325,7 +327,7 @@ def _tensor_info(rec, cid, qualnames, display, snap_roots) -> TensorInfo:
         requires_grad=bool(rec.requires_grad),
         is_leaf=bool(rec.is_leaf),
         grad_fn=rec.grad_fn,
-        shape=[int(s) for s in rec.shape] if rec.shape is not None else None,  # (torch.jit.trace: 0-d tensors)
+        shape=plain_shape(rec.shape) if rec.shape is not None else None,  # (torch.jit.trace: 0-d tensors)
         dtype=t_dtype,
         device=str(rec.device) if rec.device is not None else None,
         file=display(rec.file) if rec.file else None,
@@ -333,6 +335,7 @@ def _tensor_info(rec, cid, qualnames, display, snap_roots) -> TensorInfo:
         op=rec.op,
         detached_from=cid.get(rec.detached_from.id) if rec.detached_from is not None else None,
         cut_line=rec.cut_line,
+        cut_def_line=rec.cut_def_line,
         cut_op=rec.cut_op,
         frozen_line=rec.frozen_line,
         origin_dropped=_origin_dropped(rec),

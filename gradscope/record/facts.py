@@ -276,6 +276,8 @@ class Facts:
     # -- in-place ops --------------------------------------------------------------------------
     @_guarded
     def on_mutation(self, op, rec, t, file, line) -> None:
+        if t.is_nested:
+            return  # a nested tensor's storage is its components': no pointer to log it by
         ptr = t.untyped_storage().data_ptr()
         if not ptr:
             return

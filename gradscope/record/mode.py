@@ -263,8 +263,13 @@ class RecordingMode(TorchFunctionMode):
             recorder.note_failure(exc)
             return func(*args, **kwargs)
         state = torch_function_state()  # the user's call runs in it, not in ours (below)
+        caller = sys._getframe(2)  # past __torch_function__: torch's dispatch, then the script's frame
+
+        def as_called(*a, **k):  # as the script's line calls it: a warning raised in backward points there
+            return _call_from(caller, func, a, k, recorder.note_failure)
+
         with _NoTorchFunction():  # the snapshot's reads must not reach a subclass's __torch_function__
-            return recorder.on_backward(call, roots, inputs, call_in_state(func, state), args, kwargs)
+            return recorder.on_backward(call, roots, inputs, call_in_state(as_called, state), args, kwargs)
 
 
 def _api_codes() -> dict:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import weakref
 
+import torch
+
 from gradscope.record.registry import TensorRegistry
 
 
@@ -104,7 +106,7 @@ class ModuleNamer:
                 # a buffer that requires grad is a learnable value model.parameters() never yields
                 grad_buffers = [registry.record_for(b) for b in sub.buffers(recurse=False) if b.requires_grad]
                 self.entries[qual] = {"type": type(sub).__name__, "params": params, "grad_buffers": grad_buffers,
-                                      "called": id(sub) in self._called}
+                                      "grad_attrs": _grad_attrs(sub, registry), "called": id(sub) in self._called}
             for pname, p in root.named_parameters(prefix=prefix):
                 rec = registry.lookup(p)
                 if rec is not None and rec.param_name is None:
@@ -120,3 +122,15 @@ class ModuleNamer:
                 self.optimizer_entries[id(opt)] = {"name": name, "type": type(opt).__name__, "params": params,
                                                    "line": line}
 
+
+def _grad_attrs(module, registry) -> dict:
+    """Attribute name -> record of each leaf tensor that requires grad held as a plain attribute
+    (`self.scale = torch.ones(1, requires_grad=True)`): learnable-looking, but model.parameters()
+    never yields it. Types are compared, never isinstance: a value's own `__class__` may run code."""
+    found = {}
+    for attr, value in vars(module).items():
+        kind = type(value)
+        if issubclass(kind, torch.Tensor) and not issubclass(kind, torch.nn.Parameter) \
+                and value.requires_grad and value.is_leaf:
+            found[attr] = registry.record_for(value)
+    return found

@@ -24,6 +24,7 @@ from collections import deque
 
 import torch
 
+from gradscope.record.paths import frame_line
 from gradscope.record.torch_private import foreach_norm
 from gradscope.record.torchfiles import torch_files
 
@@ -145,6 +146,7 @@ class NormTracker:
         self.steps = 0
         self.stepped = True  # an optimizer step since the previous backward call (True: none yet)
         self.clip_max_norm = None
+        self.clip_line = None  # the script's line that called clip_grad_norm_ (the latest call)
         self.grad_scaler = False
         self.unit_rows: dict[int, bool] = {}  # record id -> it is a Linear's weight (rows are units)
         self.pending: deque = deque()  # (transfers, apply) in call order (see the module doc)
@@ -343,13 +345,16 @@ class NormTracker:
             value = _clip_max_norm(frame.f_locals)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.clip_max_norm = float(value)
+                user = self.recorder.user_files.innermost_user_frame(frame)
+                self.clip_line = frame_line(user) if user is not None else None
         elif path in _SCALER_FILE:
             self.grad_scaler = True
 
 
 def _measurable(t) -> bool:
-    """A tensor whose 2-norm is a real number we can read: dense, real, and holding data (not meta)."""
-    return t.layout is _strided and not t.is_complex() and not t.is_meta
+    """A tensor whose 2-norm we can read: dense and holding data (not meta). A sparse gradient is left
+    out (the README says so)."""
+    return t.layout is _strided and not t.is_meta
 
 
 def _step_params(optimizer) -> list:
@@ -364,8 +369,15 @@ def _norms(tensors, exact: bool = False) -> HostValues:
     with torch.no_grad():
         for device, indices in _by_device(tensors).items():
             dtype = torch.float64 if exact and device.type != "mps" else None
-            groups.append((device, indices, foreach_norm([tensors[i] for i in indices], dtype)))
+            groups.append((device, indices, foreach_norm([_real(tensors[i]) for i in indices], dtype)))
     return HostValues(len(tensors), groups)
+
+
+def _real(t):
+    """A complex tensor as its real view (the same 2-norm): the norm's float64 dtype is real."""
+    if not t.is_complex():
+        return t
+    return torch.view_as_real(t.resolve_conj() if t.is_conj() else t)
 
 
 def _by_device(tensors) -> dict:

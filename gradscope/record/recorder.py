@@ -177,6 +177,7 @@ class Recorder:
                 if tainted:
                     rec.cut_line = off_by[2]
                     rec.cut_op = off_by[3]
+                    rec.cut_def_line = off_by[4] if len(off_by) > 4 else None
             if inference and (fresh or not t.requires_grad):
                 rec.inference_made = True
                 rec.cut_line = self.inference_by or line

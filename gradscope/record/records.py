@@ -33,6 +33,7 @@ class TensorRecord:
         "detached_from",
         "cut_line",
         "cut_op",
+        "cut_def_line",
         "frozen_line",
         "origin_capped",
         "grad_mode",
@@ -74,6 +75,7 @@ class TensorRecord:
         self.detached_from = None
         self.cut_line = None
         self.cut_op = None
+        self.cut_def_line = None  # made inside a function decorated with @torch.no_grad(): the decorator's line
         self.frozen_line = None  # the last line that set requires_grad=False on it
         self.origin_capped = False  # its producing event was not held: the chain of cut events was too deep
         self.grad_mode = True
@@ -144,3 +146,11 @@ class ModuleAttr(NamedTuple):
 
     def path(self, qualnames: dict[int, str]) -> str:
         return f"{qualnames.get(self.owner, self.owner_type)}.{self.name}"
+
+
+def plain_shape(shape) -> list[int] | None:
+    """A shape as plain ints, or None when a size has no single value (a jagged nested tensor's `j1`)."""
+    try:
+        return [int(s) for s in shape]
+    except Exception:  # noqa: BLE001 - a symbolic size raises whatever its node raises
+        return None

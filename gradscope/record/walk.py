@@ -23,6 +23,7 @@ except ImportError:  # not on Windows
 import torch
 
 from gradscope.capture import json_scalar
+from gradscope.record.records import plain_shape
 from gradscope.record.registry import TensorRegistry, refresh_state
 from gradscope.record.torch_private import SAVED_PREFIX, raw_saved, sequence_nr, tensor_version
 
@@ -203,7 +204,7 @@ class Graph:
                 self._note_failure(exc)
                 continue
             if isinstance(value, torch.Tensor):
-                entry["shape"] = list(value.shape)
+                entry["shape"] = plain_shape(value.shape)
                 entry["dtype"] = str(value.dtype).replace("torch.", "")
                 entry["version"] = tensor_version(value)
                 rec = self._registry.lookup(value)

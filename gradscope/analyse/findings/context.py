@@ -74,7 +74,10 @@ class Context:
         return [e for e in self.events if type(e) is kind]
 
     def got_grad(self, t: TensorInfo) -> bool:
-        return any(g is True for g in t.grads) or t.grad_is_none is False
+        """A recorded backward gave it a gradient, it had one at exit, or its norm was non-zero after
+        some backward call (norms are taken at every call: a round-robin head gets gradient at every
+        third step, maybe at none of the recorded ones)."""
+        return any(g is True for g in t.grads) or t.grad_is_none is False or t.id in self.once(_measured_grads)
 
     def watched(self, t: TensorInfo) -> bool:
         """Some recorded backward could have given it a gradient (it was a live leaf requiring grad)."""
@@ -97,6 +100,15 @@ class Context:
 
     def backward_lines(self) -> list[int]:
         return unique(r.line for r in self.capture.roots if r.call not in ("implicit", "selected"))
+
+
+def _measured_grads(ctx: Context) -> set[int]:
+    """Tensors whose gradient norm was non-zero (or non-finite) after at least one backward call."""
+    health = ctx.capture.grad_health
+    if health is None:
+        return set()
+    return {s.tensor for site in health.sites for s in site.series
+            if s.of == "parameter" and s.tensor is not None and s.calls > s.zeros}
 
 
 def unique(values) -> list:

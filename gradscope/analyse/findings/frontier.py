@@ -186,8 +186,14 @@ def explain_never(ctx: Context, t, *, values: bool) -> tuple | None:
     if not sites:
         return None
     fed = fr.fed_sites()
-    if any((s.file, s.line, s.op) in fed for s in sites):  # the cuts on the way to a loss, not logging
-        sites = [s for s in sites if (s.file, s.line, s.op) in fed]
+    # the cuts on the way to a loss, not a snapshot for logging or a library's own no_grad in __init__;
+    # by line: under one no_grad line, the op that cut these tensors need not be the one that fed the loss
+    fed_lines = {(file, line) for file, line, _ in fed}
+    fed_regions = {(s.file, s.off_line) for s in fr.sites if s.cut == "no_grad" and (s.file, s.line) in fed_lines}
+    on_the_way = [s for s in sites if (s.file, s.line) in fed_lines
+                  or (s.cut == "no_grad" and (s.file, s.off_line) in fed_regions)]
+    if on_the_way:
+        sites = on_the_way
     sites.sort(key=lambda s: (s.cut == "value", s.line or 0))
     first = sites[0]
     code = _code(first)
@@ -325,7 +331,8 @@ def _why(site: Site) -> str:
     if site.cut == "library":
         api = site.api or site.op
         twin = (f"; {api.rsplit('.', 1)[0]} has a differentiable {site.twin}()" if site.twin else "")
-        return f"{api}() at {where} draws its result without gradient (under the library's own torch.no_grad()){twin}"
+        verb = "draws" if "sample" in api else "computes"
+        return f"{api}() at {where} {verb} its result without gradient (under the library's own torch.no_grad()){twin}"
     if site.cut == "copy":
         call = "x.new_tensor" if site.op == "new_tensor" else f"torch.{site.op}"
         return f"{call}(...) at {where} copies the values of tensors into a new tensor with no graph"
@@ -357,8 +364,11 @@ def _fix(site: Site) -> str:
     if site.cut == "library":
         if site.twin:
             return f"use .{site.twin}() instead of .sample() (the reparameterised sample keeps the graph)"
-        return ("a discrete sample has no gradient: use a score-function (REINFORCE) loss with log_prob(), or a "
-                "relaxed distribution (e.g. RelaxedOneHotCategorical) with rsample()")
+        if site.api and "sample" in site.api:
+            return ("a discrete sample has no gradient: use a score-function (REINFORCE) loss with log_prob(), or a "
+                    "relaxed distribution (e.g. RelaxedOneHotCategorical) with rsample()")
+        return (f"compute what the loss needs outside {site.api or 'that call'}, which runs without gradient "
+                f"(line {site.line})")
     if site.cut == "grad":
         return (f"pass create_graph=True to torch.autograd.grad at line {site.line} when a loss is computed from the "
                 "gradients it returns (a gradient penalty, double backward)")

@@ -40,12 +40,23 @@ def backward_without_graph(ctx: Context) -> list[Finding]:
 
 def _why_no_graph(ctx: Context, t: TensorInfo, root: RootInfo) -> tuple[str, list, str]:
     """Why `t` has no graph, the lines that caused it (culprit first), and the fix."""
+    if t.kind == "no_grad" and t.cut_op == "set_grad_enabled" and _is_with(ctx.capture.source(t.file, t.cut_line)):
+        return (f"computed with gradient tracking off: the `with torch.set_grad_enabled(...)` block at line "
+                f"{t.cut_line} was entered with a false argument", [t.cut_line],
+                f"check the condition given to torch.set_grad_enabled at line {t.cut_line}: it was False here, "
+                "where gradients are needed")
     if t.kind == "no_grad" and t.cut_op == "set_grad_enabled":
         return (f"computed with gradient tracking off: torch.set_grad_enabled(False) at line {t.cut_line} turned "
                 "it off for the whole program (not only for that block or function) and nothing turned it back "
                 "on before this was computed", [t.cut_line],
                 f"use `with torch.no_grad():` around the evaluation instead of torch.set_grad_enabled(False) "
                 f"at line {t.cut_line} (or call torch.set_grad_enabled(True) after it)")
+    decorator = t.cut_def_line if t.kind == "no_grad" else None
+    if decorator is not None:
+        return (f"computed with gradient tracking off, inside a function decorated with @torch.no_grad() at line "
+                f"{decorator} (called at line {t.cut_line})", [decorator, t.cut_line],
+                f"remove the @torch.no_grad() decorator at line {decorator} (or keep a grad-enabled version of that "
+                "function for training)")
     if t.kind == "no_grad":
         return (f"computed with gradient tracking off (torch.no_grad() active from line {t.cut_line}, "
                 "as a block or as a @torch.no_grad() function called there)", [t.cut_line],
@@ -87,6 +98,11 @@ def _why_no_graph(ctx: Context, t: TensorInfo, root: RootInfo) -> tuple[str, lis
     return ("created with requires_grad=False", [t.line],
             "create it with requires_grad=True (or call .requires_grad_()) if you need its gradient, or call "
             "backward() on a result computed from tensors that require grad")
+
+
+def _is_with(text: str | None) -> bool:
+    """The cited line enters a `with` block (the capture keeps the text of cited lines)."""
+    return bool(text) and text.startswith(("with ", "async with ")) and "set_grad_enabled(" in text
 
 
 def _escapes_before(ctx: Context, root: RootInfo) -> list[dict]:

@@ -60,7 +60,7 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
                 f"none, and no optimizer holds {plural(names, 'it', 'them')} (e.g. a frozen teacher, a target "
                 "network used under no_grad, or a module used only as a template).",
                 "call requires_grad_(False) on them to make the intent explicit"))
-    return out + _grad_buffers(ctx, held) + _never_changed(ctx) + _cleared_before_step(ctx)
+    return out + _grad_buffers(ctx, held) + _grad_attrs(ctx, held) + _never_changed(ctx) + _cleared_before_step(ctx)
 
 
 def _grad_buffers(ctx: Context, held: set[int]) -> list[Finding]:
@@ -82,6 +82,31 @@ def _grad_buffers(ctx: Context, held: set[int]) -> list[Finding]:
         "model.parameters() does not yield buffers, so no optimizer built from it updates "
         f"{plural(names, 'it', 'them')}.",
         "make a learnable value an nn.Parameter (self.x = nn.Parameter(...)) instead of a buffer")]
+
+
+def _grad_attrs(ctx: Context, held: set[int]) -> list[Finding]:
+    """GS802 for a tensor that requires grad kept as a plain module attribute and getting gradients,
+    while the script trains with an optimizer that does not hold it: not an nn.Parameter, so
+    model.parameters() never yields it."""
+    if not ctx.capture.optimizers or not ctx.capture.backward_calls:
+        return []
+    found = []  # (module, attribute, tensor)
+    for module in ctx.capture.modules:
+        for attr, tid in (module.get("grad_attrs") or {}).items():
+            t = ctx.tensors.get(tid)
+            if t is not None and t.id not in held and ctx.got_grad(t) and all(t is not f for _, _, f in found):
+                found.append((module, attr, t))
+    if not found:
+        return []
+    names = [f"{m['name']}.{attr}" for m, attr, _ in found]
+    return [Finding(
+        "GS802", "warning", f"{len(found)} tensor(s) that require grad are plain module attributes in no optimizer",
+        unique(t.line for _, _, t in found), names,
+        f"{listed(names)} {plural(names, 'is a tensor', 'are tensors')} with requires_grad=True kept as "
+        f"{plural(names, 'an attribute', 'attributes')} of {plural(names, 'its', 'their')} module, not as "
+        f"nn.Parameter: {plural(names, 'it gets', 'they get')} gradients, but model.parameters() does not yield "
+        f"{plural(names, 'it', 'them')}, so no optimizer built from it updates {plural(names, 'it', 'them')}.",
+        "make it a parameter: self.x = nn.Parameter(...) (and build the optimizer after)")]
 
 
 def _cleared_before_step(ctx: Context) -> list[Finding]:
@@ -193,7 +218,14 @@ def _never_changed(ctx: Context) -> list[Finding]:
     tensors = [ctx.tensors[u.tensor] for u in stalled]
     names = [ctx.label(t) for t in tensors]
     steps = min(u.steps_with_grad for u in stalled)
-    if all(u.lr == 0 for u in stalled):
+    lines = unique(t.line for t in tensors)
+    if health.clip_max_norm is not None and health.clip_max_norm <= 0:
+        severity = "warning"
+        why = (f": clip_grad_norm_ at line {health.clip_line} was given max_norm={health.clip_max_norm:g}, which "
+               "scales every gradient to zero before the step")
+        fix = "give clip_grad_norm_ a positive max_norm (1.0 is common), or leave the clipping out"
+        lines = unique([health.clip_line, *lines])
+    elif all(u.lr == 0 for u in stalled):
         severity, why = "warning", f": {plural(names, 'its', 'their')} parameter group's learning rate is 0"
         fix = ("give that parameter group a non-zero learning rate, or freeze the parameters (requires_grad_(False)) "
                "and leave them out of the optimizer")
@@ -206,6 +238,6 @@ def _never_changed(ctx: Context) -> list[Finding]:
                "rounding noise needs nothing")
     return [Finding(
         "GS803", severity, f"{len(tensors)} parameter(s) get gradients but no optimizer step changes them",
-        unique(t.line for t in tensors), names,
+        lines, names,
         f"{listed(names)} had a non-zero gradient at {steps} or more optimizer steps, but "
         f"{plural(names, 'its', 'their')} values never changed{why}.", fix)]
