@@ -113,7 +113,7 @@ def _relative_labels(rows: list[Row]) -> list[str]:
 
 def _table(rows: list[Row], labels: list[str], norms: list[str]) -> Table:
     """`norms`: each row's cell for the column "grad norm" (the legend says after which call)."""
-    cuts = ["; ".join(f"✂ {c.reason}" for c in r.module.cuts_in) for r in rows]
+    cuts = ["; ".join(dict.fromkeys(f"✂ {c.reason}" for c in r.module.cuts_in)) for r in rows]  # each place once
     columns = ["module", "type", "parameters", "backward"] + (["grad norm"] if any(norms) else []) + \
         (["cut inputs"] if any(cuts) else [])
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, show_edge=False)
@@ -140,7 +140,7 @@ def _params(m: ModuleStatus, count: int) -> Text:
         if m.trainable:
             text.append(" · ")
         text.append(f"{m.frozen} frozen", style="bold cyan")
-    if count > 1:
+    if count > 1 and text:
         text.append(" each")
     if m.frozen_lines:
         lines = listed([str(n) for n in m.frozen_lines], 3)
