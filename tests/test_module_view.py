@@ -226,6 +226,16 @@ def test_default_picture_fits_a_screen_wide(traced, name, tmp_path):
     assert width <= SCREEN_PT, f"{name}: {width} pt wide"
 
 
+def _traced_with_facts(name: str, tmp_path):
+    """(the report at WIDTH, what torch says of the script's tensors, the line of its torch.no_grad())."""
+    script = SCRIPTS / name
+    facts = tmp_path / "facts.json"
+    proc = run_gradscope("trace", script, facts, env={"COLUMNS": str(WIDTH)})
+    assert proc.returncode == 0, proc.stderr
+    line = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if "torch.no_grad()" in text)
+    return proc.stderr, json.loads(facts.read_text())["tensors"], line
+
+
 def _cut_lines(report: str) -> list[str]:
     return report.split("\nCuts\n", 1)[1].split("\nFindings", 1)[0].splitlines()
 
@@ -233,16 +243,11 @@ def _cut_lines(report: str) -> list[str]:
 def test_cuts_made_on_one_line_under_no_grad_are_one_line(tmp_path):
     """A backbone under no_grad feeding the loss cuts every layer's result on that line: the named
     result gets its own line, the layers' unnamed results one line together (not one each)."""
-    script = SCRIPTS / "no_grad_features_head.py"
-    facts = tmp_path / "facts.json"
-    proc = run_gradscope("trace", script, facts, env={"COLUMNS": str(WIDTH)})
-    assert proc.returncode == 0, proc.stderr
-    torch_says = json.loads(facts.read_text())["tensors"]
+    report, torch_says, line = _traced_with_facts("no_grad_features_head.py", tmp_path)
     assert torch_says["feats"]["requires_grad"] is False and torch_says["w0"]["grad_is_none"] is True
     assert torch_says["head_w"]["grad_is_none"] is False
-    line = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if "torch.no_grad()" in text)
-    there = [c for c in _cut_lines(proc.stderr) if f"no_grad · line {line} " in c]
-    assert len(there) == 2, proc.stderr
+    there = [c for c in _cut_lines(report) if f"no_grad · line {line} " in c]
+    assert len(there) == 2, report
     assert re.search(rf"line {line}  feats → head$", there[0]), there
     grouped = re.search(r"line \d+  (\d+) unnamed results: (.*)$", there[1])
     assert grouped and int(grouped[1]) >= 2, there[1]
@@ -252,14 +257,9 @@ def test_cuts_made_on_one_line_under_no_grad_are_one_line(tmp_path):
 def test_an_evaluation_under_no_grad_is_no_cut_of_the_training_graph(tmp_path):
     """Results made under no_grad that no backward call reads (an evaluation after training) are
     not drawn as cuts: one line at the end says where they were made, and how many."""
-    script = SCRIPTS / "eval_after_training.py"
-    facts = tmp_path / "facts.json"
-    proc = run_gradscope("trace", script, facts, env={"COLUMNS": str(WIDTH)})
-    assert proc.returncode == 0, proc.stderr
-    torch_says = json.loads(facts.read_text())["tensors"]
+    report, torch_says, line = _traced_with_facts("eval_after_training.py", tmp_path)
     assert torch_says["preds"]["requires_grad"] is False and torch_says["loss"]["requires_grad"] is True
-    line = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if "torch.no_grad()" in text)
-    cuts = _cut_lines(proc.stderr)
+    cuts = _cut_lines(report)
     assert not [c for c in cuts if "✂" in c], cuts
     (outside,) = cuts
     found = re.search(rf"outside them \(evaluation, metrics\): no_grad · line {line} ×(\d+)$", outside)
