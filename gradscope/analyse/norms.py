@@ -96,6 +96,16 @@ class RecordedNorm:
     call: int  # right after this backward call (1-based index among all backward calls)
 
 
+def tensors_given_gradient(capture: Capture) -> set[int]:
+    """Tensors whose gradient norm was non-zero (or non-finite) after at least one backward call: the
+    norms are taken at every call, not only the recorded ones."""
+    health = capture.grad_health
+    if health is None:
+        return set()
+    return {s.tensor for site in health.sites for s in site.series
+            if s.of == "parameter" and s.tensor is not None and s.calls > s.zeros}
+
+
 def norm_history(capture: Capture) -> dict[int, dict[int, float]]:
     """Tensor id -> {recorded backward call -> the norm of its gradient right after that call}, for the
     calls the module view's ✓/✗ are about. Empty when no norms were taken."""

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TypeVar
 
 from gradscope.analyse.graph import GraphView, tensor_label
+from gradscope.analyse.norms import tensors_given_gradient
 from gradscope.analyse.statuses import freeze_lines
 from gradscope.capture import Capture, TensorInfo
 
@@ -103,12 +104,7 @@ class Context:
 
 
 def _measured_grads(ctx: Context) -> set[int]:
-    """Tensors whose gradient norm was non-zero (or non-finite) after at least one backward call."""
-    health = ctx.capture.grad_health
-    if health is None:
-        return set()
-    return {s.tensor for site in health.sites for s in site.series
-            if s.of == "parameter" and s.tensor is not None and s.calls > s.zeros}
+    return tensors_given_gradient(ctx.capture)
 
 
 def unique(values) -> list:

@@ -80,20 +80,26 @@ class Frontier:
         for vid in view.root_vids():
             self._solve(vid)
         self.fed = {self._cut_vertices[i] for vid in view.root_vids() for i in _bits(self._cuts.get(vid, 0))}
+        self._fed_lines: set[tuple] | None = None  # see on_the_way
+        self._fed_regions: set[tuple] = set()
 
     # -- facts per site / vertex ---------------------------------------------------------------
     def site_of(self, vid: str) -> Site | None:
         t = self.ctx.view.tensor_of(vid)
         return self.by_key.get((t.file, t.line, t.op)) if t is not None else None
 
-    def fed_sites(self) -> set[tuple]:
-        """Sites whose cut tensors feed a recorded backward's graph."""
-        out = set()
-        for vid in self.fed:
-            site = self.site_of(vid)
-            if site is not None:
-                out.add((site.file, site.line, site.op))
-        return out
+    def on_the_way(self, site: Site) -> bool:
+        """The site cut tensors on the way to a loss: its line made a cut tensor that feeds a recorded
+        backward's graph, or it lies in the same no_grad region as such a line (under one `with`, the op
+        that cut a parameter need not be the one whose result fed the loss). Not a snapshot for
+        logging, nor a library's own no_grad in `__init__`. Worked out once per Frontier."""
+        if self._fed_lines is None:
+            sites = [self.site_of(vid) for vid in self.fed]
+            self._fed_lines = {(s.file, s.line) for s in sites if s is not None}
+            self._fed_regions = {(s.file, s.off_line) for s in self.sites
+                                 if s.cut == "no_grad" and (s.file, s.line) in self._fed_lines}
+        return (site.file, site.line) in self._fed_lines or (
+            site.cut == "no_grad" and (site.file, site.off_line) in self._fed_regions)
 
     def reach_of(self, vid: str) -> set[int]:
         bits = self._reach.get(vid, 0)
@@ -185,13 +191,7 @@ def explain_never(ctx: Context, t, *, values: bool) -> tuple | None:
     sites = [s for s in fr.sites if t.id in s.reaches and s.cut != "grad" and (values or s.cut != "value")]
     if not sites:
         return None
-    fed = fr.fed_sites()
-    # the cuts on the way to a loss, not a snapshot for logging or a library's own no_grad in __init__;
-    # by line: under one no_grad line, the op that cut these tensors need not be the one that fed the loss
-    fed_lines = {(file, line) for file, line, _ in fed}
-    fed_regions = {(s.file, s.off_line) for s in fr.sites if s.cut == "no_grad" and (s.file, s.line) in fed_lines}
-    on_the_way = [s for s in sites if (s.file, s.line) in fed_lines
-                  or (s.cut == "no_grad" and (s.file, s.off_line) in fed_regions)]
+    on_the_way = [s for s in sites if fr.on_the_way(s)]
     if on_the_way:
         sites = on_the_way
     sites.sort(key=lambda s: (s.cut == "value", s.line or 0))

@@ -65,12 +65,7 @@ def optimizer_audit(ctx: Context) -> list[Finding]:
 
 def _grad_buffers(ctx: Context, held: set[int]) -> list[Finding]:
     """GS802 for a buffer that requires grad and gets gradients: model.parameters() never yields it."""
-    found = []
-    for module in ctx.capture.modules:
-        for tid in module.get("grad_buffers", ()):
-            t = ctx.tensors.get(tid)
-            if t is not None and t.id not in held and ctx.got_grad(t):
-                found.append(t)
+    found = [t for _, _, t in _unheld_with_gradient(ctx, held, "grad_buffers")]
     if not ctx.capture.backward_calls or not found:
         return []
     names = [ctx.label(t) for t in found]
@@ -84,18 +79,27 @@ def _grad_buffers(ctx: Context, held: set[int]) -> list[Finding]:
         "make a learnable value an nn.Parameter (self.x = nn.Parameter(...)) instead of a buffer")]
 
 
+def _unheld_with_gradient(ctx: Context, held: set[int], key: str) -> list[tuple[dict, str | None, TensorInfo]]:
+    """(module, attribute or None, tensor), once per tensor, for the tensors the modules list under
+    `key` (ids, or attribute -> id) that get gradients while no optimizer holds them."""
+    found, seen = [], set()
+    for module in ctx.capture.modules:
+        entries = module.get(key) or ()
+        for attr, tid in entries.items() if isinstance(entries, dict) else ((None, tid) for tid in entries):
+            t = ctx.tensors.get(tid)
+            if t is not None and t.id not in held and t.id not in seen and ctx.got_grad(t):
+                seen.add(t.id)
+                found.append((module, attr, t))
+    return found
+
+
 def _grad_attrs(ctx: Context, held: set[int]) -> list[Finding]:
     """GS802 for a tensor that requires grad kept as a plain module attribute and getting gradients,
     while the script trains with an optimizer that does not hold it: not an nn.Parameter, so
     model.parameters() never yields it."""
     if not ctx.capture.optimizers or not ctx.capture.backward_calls:
         return []
-    found = []  # (module, attribute, tensor)
-    for module in ctx.capture.modules:
-        for attr, tid in (module.get("grad_attrs") or {}).items():
-            t = ctx.tensors.get(tid)
-            if t is not None and t.id not in held and ctx.got_grad(t) and all(t is not f for _, _, f in found):
-                found.append((module, attr, t))
+    found = _unheld_with_gradient(ctx, held, "grad_attrs")
     if not found:
         return []
     names = [f"{m['name']}.{attr}" for m, attr, _ in found]
